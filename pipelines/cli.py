@@ -1,0 +1,167 @@
+"""The `crosswalk` command: `run` the nightly job once in-process, or open the Dagster `ui`."""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipelines.settings import PROJECT_DIR, SettingsError, load_settings
+
+HOME = PROJECT_DIR / ".dagster_home"
+ORDER_LINES = [
+    ("orders", "Orders (not cancelled)", "{:,.0f}"),
+    ("cycle_time_median_days", "Order cycle time, median (days)", "{:.2f}"),
+    ("cycle_time_p90_days", "Order cycle time, p90 (days)", "{:.2f}"),
+    ("cycle_time_reduction_vs_baseline_pct", "Cycle time reduction since go-live (%)", "{:.1f}"),
+    ("order_accuracy_rate", "Order accuracy rate", "{:.1%}"),
+    ("cfsat_rate", "Fulfilment CSAT, satisfied", "{:.1%}"),
+    ("cfsat_mean_score", "Fulfilment CSAT, mean score (1-5)", "{:.2f}"),
+    ("cost_per_order", "Cost per order fulfilled", "{:,.2f}"),
+    ("promise_kept_rate", "Delivery promise kept", "{:.1%}"),
+    ("support_contacts_per_100_orders", "Support contacts per 100 orders", "{:.1f}"),
+]
+ONBOARDING_LINES = [
+    ("customers", "Customers started", "{:,.0f}"),
+    ("onboarding_time_median_days", "Onboarding time, median (days)", "{:.2f}"),
+    ("activation_rate", "Activation rate (within window)", "{:.1%}"),
+    ("onboarding_csat_rate", "Onboarding CSAT, satisfied", "{:.1%}"),
+    ("early_churn_rate", "Early churn rate", "{:.1%}"),
+]
+
+
+def _dagster_home() -> Path:
+    """A project-local Dagster instance (SQLite), unless DAGSTER_HOME says otherwise."""
+    home = Path(os.environ.get("DAGSTER_HOME") or HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _fmt(template: str, value) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return template.format(value)
+
+
+def print_headlines(database: Path, out=sys.stdout) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        overall = con.execute("SELECT * FROM marts.order_to_delivery_monthly "
+                              "WHERE period = 'all' AND dimension = 'all'").df()
+        cohorts = con.execute("SELECT * FROM marts.onboarding_cohorts_monthly WHERE cohort = 'all'").df()
+        monthly = con.execute(
+            "SELECT period, orders, cycle_time_median_days AS median_days, cycle_time_p90_days AS p90_days, "
+            "order_accuracy_rate AS accuracy, cfsat_rate AS cfsat, cost_per_order, promise_kept_rate AS promise_kept "
+            "FROM marts.order_to_delivery_monthly WHERE dimension = 'all' AND period <> 'all' ORDER BY period").df()
+        event = overall["cycle_end_event"].iloc[0] if len(overall) else "delivered"
+    finally:
+        con.close()
+    print(f"\nOrder to delivery, all orders (cycle ends at: {event})", file=out)
+    row = overall.iloc[0] if len(overall) else {}
+    for column, label, template in ORDER_LINES:
+        print(f"  {label:<42} {_fmt(template, row.get(column) if len(overall) else None):>10}", file=out)
+    print("\nOnboarding, all cohorts", file=out)
+    row = cohorts.iloc[0] if len(cohorts) else {}
+    for column, label, template in ONBOARDING_LINES:
+        print(f"  {label:<42} {_fmt(template, row.get(column) if len(cohorts) else None):>10}", file=out)
+    if len(monthly):
+        print("\nBy order month", file=out)
+        print(monthly.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=out)
+
+
+def _summary(database: Path) -> tuple[int, int, int]:
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = con.execute("SELECT count(*) FILTER (WHERE status = 'ready'), count(*) FILTER (WHERE status <> 'ready') "
+                             "FROM raw.landing_files").fetchone()
+        rejected = con.execute("SELECT count(DISTINCT (source_file, source_row)) FROM quality.rejected_rows").fetchone()[0]
+    finally:
+        con.close()
+    return int(tables[0]), int(tables[1]), int(rejected)
+
+
+def run(landing: str | None, warehouse: str | None) -> int:
+    if landing:
+        os.environ["CROSSWALK_LANDING"] = str(Path(landing).resolve())
+    if warehouse:
+        os.environ["CROSSWALK_WAREHOUSE"] = str(Path(warehouse).resolve())
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"crosswalk: {exc}", file=sys.stderr)
+        return 2
+    if not settings.landing_dir.is_dir():
+        print(f"crosswalk: the landing folder {settings.landing_dir} does not exist; pass --landing DIR "
+              f"or set landing_dir in {settings.config_path}", file=sys.stderr)
+        return 2
+    _dagster_home()
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    started = time.monotonic()
+    print(f"Crosswalk nightly run: {settings.landing_dir} -> {settings.warehouse_dir}", flush=True)
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    elapsed = time.monotonic() - started
+    failed_checks = [
+        e.event_specific_data.asset_check_evaluation.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.asset_check_evaluation.passed
+    ]
+    published = settings.published_path
+    was_published = any(
+        e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key and e.asset_key.path == ["publish", "crosswalk_duckdb"]
+        for e in result.all_events
+    )
+    status = "succeeded" if result.success and not failed_checks else "FAILED"
+    print(f"Run {result.run_id} {status} in {elapsed:.1f} s", flush=True)
+    if settings.build_path.exists():
+        loaded, not_loaded, rejected = _summary(settings.build_path)
+        print(f"Files: {loaded} tables loaded, {not_loaded} skipped or refused (raw.landing_files); "
+              f"{rejected} rows quarantined (quality.rejected_rows)")
+    if failed_checks:
+        print(f"Failed checks: {', '.join(sorted(set(failed_checks)))} (quality.check_results)")
+    if was_published:
+        print(f"Published: {published}")
+        print_headlines(published)
+    else:
+        print(f"Not published: the previous {published.name} (if any) is unchanged. "
+              f"See the run in the UI (crosswalk ui) or quality.check_results in {settings.build_path}.")
+    return 0 if result.success and was_published else 1
+
+
+def ui(port: int, host: str) -> int:
+    home = _dagster_home()
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_DIR / "workspace.yaml"),
+               "-h", host, "-p", str(port)]
+    print(f"Dagster UI on http://{host}:{port} (instance {home}); Ctrl-C stops it.", flush=True)
+    return subprocess.call(command, cwd=PROJECT_DIR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crosswalk", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="run the nightly job once and print the headline metrics")
+    run_parser.add_argument("--landing", help="folder of exports (default: landing_dir in crosswalk.yaml)")
+    run_parser.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
+    ui_parser = commands.add_parser("ui", help="start the Dagster UI (lineage, runs, checks)")
+    ui_parser.add_argument("--port", type=int, default=3000)
+    ui_parser.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.landing, args.warehouse)
+    return ui(args.port, args.host)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Core layer: customers and orders reconciled across the departments' tools."""
+
+
+import dagster as dg
+
+from pipelines.identity import cluster_records, load_identity_settings, order_references_sql
+from pipelines.metadata import table_metadata
+from pipelines.resources import WarehouseResource
+from pipelines.sql_assets import run_sql_files
+from pipelines.staging import staging_key
+
+ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
+CUSTOMER_IDENTITY_MAP = dg.AssetKey(["core", "customer_identity_map"])
+ORDER_IDENTITY_MAP = dg.AssetKey(["core", "order_identity_map"])
+FULFILMENTS = dg.AssetKey(["core", "fulfilments"])
+TICKETS = dg.AssetKey(["core", "tickets"])
+CAMPAIGNS = dg.AssetKey(["core", "campaigns"])
+ORDERS = dg.AssetKey(["core", "orders"])
+CUSTOMERS = dg.AssetKey(["core", "customers"])
+
+_CORE = dict(group_name="core", kinds={"duckdb", "sql"}, owners=["team:data"])
+
+
+@dg.asset(
+    key=ORDER_REFERENCES,
+    deps=[staging_key("crm_sales_orders"), staging_key("inventory_shipments"), staging_key("support_tickets")],
+    **_CORE,
+    description="Order numbers read from each tool's own reference format (SO-1001, #1001, 1001, "
+    "'order 1001' in a ticket subject) by the patterns in schemas/identity.yaml.",
+)
+def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        con.execute("BEGIN")
+        con.execute(order_references_sql(load_identity_settings()))
+        con.execute("COMMIT")
+        run_sql_files(con, "core/order_numbers.sql")
+        return dg.MaterializeResult(metadata=table_metadata(con, "core", "order_references"))
+
+
+@dg.asset(
+    key=CUSTOMER_IDENTITY_MAP,
+    deps=[ORDER_REFERENCES, *(staging_key(e) for e in
+          ("crm_contacts", "crm_sales_orders", "marketing_subscribers", "support_tickets", "inventory_shipments"))],
+    **_CORE,
+    description="Every person record from every department (CRM contacts and orders, subscribers, ticket "
+    "requesters, ship-to names) with the customer it belongs to and the rule that linked it: same CRM id, "
+    "normalised email, E.164 phone, or the same order. Clusters are connected components.",
+)
+def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        run_sql_files(con, "core/customer_records.sql", "core/customer_edges.sql")
+        clusters = cluster_records(con)
+        run_sql_files(con, "core/customer_identity_map.sql")
+        rules = con.execute(
+            "SELECT match_rule, count(*) FROM core.customer_identity_map GROUP BY 1 ORDER BY 1").fetchall()
+        return dg.MaterializeResult(metadata={
+            **table_metadata(con, "core", "customer_identity_map"),
+            "clusters": dg.MetadataValue.int(clusters),
+            "records_by_rule": dg.MetadataValue.json({rule: int(n) for rule, n in rules}),
+        })
+
+
+@dg.asset(
+    key=ORDER_IDENTITY_MAP,
+    deps=[ORDER_REFERENCES],
+    **_CORE,
+    description="Every record that names an order, with the order it was reconciled to and the pattern "
+    "that matched. References that match no known order are listed in quality.unmatched_order_refs.",
+)
+def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        run_sql_files(con, "core/order_identity_map.sql")
+        unmatched = con.execute("SELECT count(*) FROM quality.unmatched_order_refs").fetchone()[0]
+        return dg.MaterializeResult(metadata={
+            **table_metadata(con, "core", "order_identity_map"),
+            "unmatched_references": dg.MetadataValue.int(int(unmatched)),
+        })
+
+
+def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str) -> dg.AssetsDefinition:
+    table = key.path[-1]
+
+    @dg.asset(key=key, deps=deps, **_CORE, description=description)
+    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            con.execute("SET VARIABLE source_priority = ?", [list(load_identity_settings().source_priority)])
+            run_sql_files(con, f"core/{table}.sql")
+            return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
+
+    return _asset
+
+
+fulfilments = _simple_sql_asset(
+    FULFILMENTS, [ORDER_IDENTITY_MAP, staging_key("inventory_shipments")],
+    "Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
+    "pick/pack, packaging, shipping and return costs, flagged issues and return reasons.",
+)
+tickets = _simple_sql_asset(
+    TICKETS, [staging_key("support_tickets"), CUSTOMER_IDENTITY_MAP, ORDER_IDENTITY_MAP],
+    "Support tickets with the customer who raised them and the order they concern, category, "
+    "timestamps (UTC) and CSAT score.",
+)
+campaigns = _simple_sql_asset(
+    CAMPAIGNS, [staging_key("marketing_campaigns")],
+    "Marketing campaigns with send time and any delivery promise they made.",
+)
+orders = _simple_sql_asset(
+    ORDERS, [staging_key("crm_sales_orders"), ORDER_IDENTITY_MAP, CUSTOMER_IDENTITY_MAP, FULFILMENTS, TICKETS, CAMPAIGNS],
+    "One row per order across CRM, fulfilment and support: customer, ordered/shipped/delivered times (UTC), "
+    "promised date, fulfilment cost, linked tickets and whether it went wrong (and why).",
+)
+customers = _simple_sql_asset(
+    CUSTOMERS, [CUSTOMER_IDENTITY_MAP, ORDERS],
+    "The golden record: one row per customer with attributes by source priority and recency, which "
+    "systems know them, and lifecycle dates (start, activation, churn) with where each came from.",
+)
+
+core_assets = [order_references, customer_identity_map, order_identity_map,
+               fulfilments, tickets, campaigns, orders, customers]

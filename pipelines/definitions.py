@@ -1,0 +1,28 @@
+"""The Crosswalk code location: assets by layer, their checks, the nightly job and its schedule."""
+
+
+import dagster as dg
+
+from pipelines.checks import all_checks
+from pipelines.core import core_assets
+from pipelines.marts import marts_assets
+from pipelines.publish import published_warehouse
+from pipelines.raw import landing_files, raw_assets
+from pipelines.resources import WarehouseResource
+from pipelines.schedules import nightly_job, nightly_schedule
+from pipelines.staging import staging_assets
+
+all_assets = [landing_files, *raw_assets, *staging_assets, *core_assets, *marts_assets, published_warehouse]
+
+
+def build_definitions(config_path: str = "") -> dg.Definitions:
+    return dg.Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[nightly_job],
+        schedules=[nightly_schedule()],
+        resources={"warehouse": WarehouseResource(config_path=config_path)},
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,33 @@
+"""Dagster metadata built from warehouse tables: row counts, column schemas, small markdown tables."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 50) -> dg.MetadataValue:
+    if frame.empty:
+        return dg.MetadataValue.md("_no rows_")
+    shown = frame.head(max_rows).astype(object).where(frame.head(max_rows).notna(), "")
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict:
+    """Row count and column schema of a warehouse table, in Dagster's standard metadata keys."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name=name, type=dtype) for name, dtype in columns]
+        ),
+        "dagster/table_name": f"{schema}.{table}",
+    }

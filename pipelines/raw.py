@@ -1,0 +1,194 @@
+"""Raw layer: every landing file found and recognised, every row as delivered, with lineage."""
+
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from connectors.files import FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files, read_records
+from connectors.profiles import Entity, Profile, load_entities, load_profiles, normalise_header
+from pipelines.metadata import markdown_table, table_metadata
+from pipelines.resources import WarehouseResource
+from pipelines.staging_sql import LINEAGE_COLUMNS, ident
+
+LANDING_FILES = dg.AssetKey(["raw", "landing_files"])
+FAMILY_OWNERS = {
+    "crm": "team:sales",
+    "marketing": "team:marketing",
+    "support": "team:support",
+    "inventory": "team:operations",
+}
+LANDING_COLUMNS = {
+    "load_id": "VARCHAR", "source_file": "VARCHAR", "relative_path": "VARCHAR", "source_sheet": "VARCHAR",
+    "file_hash": "VARCHAR", "size_bytes": "BIGINT", "profile": "VARCHAR", "entity": "VARCHAR",
+    "family": "VARCHAR", "status": "VARCHAR", "message": "VARCHAR", "header_index": "BIGINT",
+    "headers": "VARCHAR", "unmapped_headers": "VARCHAR",
+}
+
+
+def raw_key(entity_name: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", entity_name])
+
+
+def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str) -> list[dict]:
+    """One row per CSV file or sheet: what it is, and whether it will be loaded."""
+    rows, first_seen = [], {}
+    for path in list_landing_files(landing_dir):
+        base = {
+            "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
+            "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": path.stat().st_size,
+            "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
+            "unmapped_headers": None,
+        }
+        if base["file_hash"] in first_seen:
+            rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})
+            continue
+        first_seen[base["file_hash"]] = base["relative_path"]
+        try:
+            tables = discover_tables(path, profiles)
+        except FileRefused as exc:
+            rows.append(base | {"status": "refused", "message": str(exc)})
+            continue
+        for table in tables:
+            rows.append(base | _table_row(table))
+    return rows
+
+
+def _table_row(table: LandingTable) -> dict:
+    row = {
+        "source_file": table.source_file, "source_sheet": table.sheet, "header_index": table.header_index,
+        "headers": json.dumps(table.headers, ensure_ascii=False),
+    }
+    if table.profile is None:
+        return row | {
+            "status": "unrecognised",
+            "message": f"{table.source_file}: no mapping profile matches the headers {table.headers[:12]}; "
+            "add a profile under schemas/profiles/",
+        }
+    mapped = table.profile.header_keys()
+    unmapped = [h for h in table.headers if h and normalise_header(h) not in mapped]
+    return row | {
+        "status": "ready", "profile": table.profile.name, "entity": table.profile.entity.name,
+        "family": table.profile.family, "unmapped_headers": json.dumps(unmapped, ensure_ascii=False),
+        "message": f"{table.source_file}: profile {table.profile.name} ({table.profile.tool})",
+    }
+
+
+@dg.asset(
+    key=LANDING_FILES,
+    group_name="raw",
+    kinds={"csv", "excel", "duckdb"},
+    owners=["team:data"],
+    description="Every file in the landing folder (each workbook sheet apart): its content hash, the mapping "
+    "profile detected from its headers, and whether it is loaded, a duplicate, unrecognised or refused.",
+)
+def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    if not settings.landing_dir.is_dir():
+        raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
+                         f"{settings.config_path} or pass --landing.")
+    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run_id)
+    frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
+    for row in rows:
+        if row["status"] != "ready":
+            context.log.warning(f"{row['relative_path']}: {row['status']}: {row['message']}")
+    with warehouse.connect() as con:
+        columns = ", ".join(f"{ident(c)} {t}" for c, t in LANDING_COLUMNS.items())
+        con.execute("BEGIN")
+        con.execute(f"CREATE OR REPLACE TABLE raw.landing_files ({columns})")
+        con.execute("INSERT INTO raw.landing_files SELECT * FROM frame")
+        con.execute("COMMIT")
+    counts = frame["status"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={
+            "landing_dir": str(settings.landing_dir),
+            "files": dg.MetadataValue.int(int(frame["relative_path"].nunique())),
+            **{f"tables_{status}": dg.MetadataValue.int(int(n)) for status, n in counts.items()},
+            "manifest": markdown_table(frame[["relative_path", "source_sheet", "profile", "status"]]),
+        }
+    )
+
+
+def _records_frame(table: LandingTable, entity: Entity, lineage: dict) -> pd.DataFrame:
+    """The table's records with cells placed under canonical field names, all text."""
+    positions = {}
+    for index, header in enumerate(table.headers):
+        positions.setdefault(normalise_header(header), index)
+    fields = {
+        name: positions[normalise_header(col.header)] for name, col in table.profile.columns.items()
+    }
+    width = len(table.headers)
+    records = []
+    for number, cells in read_records(table):
+        filled = len(cells)
+        while filled and not str(cells[filled - 1]).strip():
+            filled -= 1
+        problem = None
+        if filled > width or (table.sheet is None and len(cells) != width):
+            problem = f"the row has {len(cells) if table.sheet is None else filled} fields where the header has {width}"
+        record = {name: (cells[i] if i < len(cells) else None) for name, i in fields.items()}
+        record["source_row"] = number
+        record["row_problem"] = problem
+        record["raw_record"] = json.dumps(dict(zip(table.headers, cells)), ensure_ascii=False)
+        records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=["source_row", "row_problem", "raw_record", *fields])
+    for name, value in lineage.items():
+        frame[name] = value
+    for name in entity.fields:
+        if name not in frame:
+            frame[name] = None
+    return frame
+
+
+def _raw_columns(entity: Entity) -> dict[str, str]:
+    lineage = {c: ("BIGINT" if c == "source_row" else "VARCHAR") for c in LINEAGE_COLUMNS}
+    return {**lineage, "row_problem": "VARCHAR", "raw_record": "VARCHAR", **{f: "VARCHAR" for f in entity.fields}}
+
+
+def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_key(entity.name),
+        deps=[LANDING_FILES],
+        group_name="raw",
+        kinds={"duckdb"},
+        owners=[FAMILY_OWNERS.get(entity.family, "team:data")],
+        tags={"family": entity.family},
+        description=f"{entity.description} Every row of every recognised {entity.family} export as delivered "
+        "(text, under canonical column names) with its file, sheet, row number, file hash and load id.",
+    )
+    def _raw(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        profiles = {p.name: p for p in load_profiles()}
+        settings = warehouse.settings()
+        columns = _raw_columns(entity)
+        with warehouse.connect() as con:
+            ready = con.execute(
+                "SELECT relative_path, source_sheet, header_index, headers, profile, file_hash, source_file "
+                "FROM raw.landing_files WHERE status = 'ready' AND entity = ? ORDER BY relative_path, source_sheet",
+                [entity.name],
+            ).fetchall()
+            frames = []
+            for relative_path, sheet, header_index, headers, profile, file_hash, source_file in ready:
+                table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
+                                     json.loads(headers), profiles[profile])
+                lineage = {"load_id": context.run_id, "source_file": source_file, "source_sheet": sheet,
+                           "file_hash": file_hash, "profile": profile}
+                frames.append(_records_frame(table, entity, lineage))
+            frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+            frame = frame[list(columns)]
+            definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
+            con.execute("BEGIN")
+            con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
+            con.execute(f"INSERT INTO raw.{entity.name} SELECT * FROM frame")
+            con.execute("COMMIT")
+            metadata = table_metadata(con, "raw", entity.name)
+        per_file = frame.groupby("source_file").size().to_dict() if len(frame) else {}
+        return dg.MaterializeResult(
+            metadata={**metadata, "rows_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
+        )
+
+    return _raw
+
+
+raw_assets = [build_raw_asset(entity) for entity in load_entities().values()]

@@ -1,0 +1,53 @@
+"""The warehouse resource: connections to the private build database, set up alike every time."""
+
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from connectors.values import register_functions
+from pipelines.settings import Settings, load_settings
+
+SCHEMAS = ("raw", "staging", "core", "marts", "quality")
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the landing files are and where the build and the published file live."""
+
+    config_path: str = ""
+
+    def settings(self) -> Settings:
+        return load_settings(Path(self.config_path) if self.config_path else None)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        settings = self.settings()
+        settings.build_path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.build_path.parent, 0o700)  # the build keeps personal data
+        con = duckdb.connect(str(settings.build_path))
+        try:
+            prepare_connection(con, settings)
+            yield con
+        finally:
+            con.close()
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """UTC session, schemas, normalisation functions and the metric settings as SQL variables."""
+    con.execute("SET TimeZone = 'UTC'")
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    register_functions(con)
+    variables = {
+        "company_tz": settings.company_timezone,
+        "activation_window_days": settings.activation_window_days,
+        "churn_window_days": settings.churn_window_days,
+        "go_live_date": settings.go_live_date.isoformat(),
+        "satisfied_min_score": settings.satisfied_min_score,
+    }
+    for name, value in variables.items():
+        con.execute(f"SET VARIABLE {name} = ?", [value])

@@ -1,0 +1,47 @@
+-- Every staged record that names a person, in one shape, with the order it concerns (if any).
+-- record_at says how recent the record is, for survivorship.
+CREATE OR REPLACE TABLE core.customer_records AS
+WITH refs AS (
+    SELECT r.entity, r.source_file, r.source_row, r.order_number
+    FROM core.order_references r
+    JOIN core.order_numbers n USING (order_number)
+),
+records AS (
+    SELECT 'crm' AS source_system, 'crm_contacts' AS entity, source_file, source_row,
+           crm_contact_id AS source_record_id, crm_contact_id, NULL AS order_number,
+           email, phone, first_name, last_name, company, street, city, region, postcode, country,
+           lifecycle_stage, became_customer_at, onboarding_completed_at, churned_at,
+           NULL AS signup_campaign, coalesce(created_at, became_customer_at) AS record_at
+    FROM staging.crm_contacts
+    UNION ALL BY NAME
+    SELECT 'crm', 'crm_sales_orders', s.source_file, s.source_row, s.order_ref, s.crm_contact_id, refs.order_number,
+           s.email, NULL AS phone, NULL AS first_name, NULL AS last_name, NULL AS company, NULL AS street,
+           NULL AS city, NULL AS region, NULL AS postcode, NULL AS country, NULL AS lifecycle_stage,
+           NULL AS became_customer_at, NULL AS onboarding_completed_at, NULL AS churned_at,
+           NULL AS signup_campaign, s.ordered_at AS record_at
+    FROM staging.crm_sales_orders s
+    LEFT JOIN refs ON refs.entity = 'crm_sales_orders' AND refs.source_file = s.source_file AND refs.source_row = s.source_row
+    UNION ALL BY NAME
+    SELECT 'marketing' AS source_system, 'marketing_subscribers' AS entity, source_file, source_row,
+           email AS source_record_id, email, phone, first_name, last_name, address AS street,
+           signup_campaign, coalesce(updated_at, opted_in_at) AS record_at
+    FROM staging.marketing_subscribers
+    UNION ALL BY NAME
+    SELECT 'support' AS source_system, 'support_tickets' AS entity, t.source_file, t.source_row,
+           t.ticket_id AS source_record_id, refs.order_number, t.email, t.phone,
+           trim(regexp_extract(t.requester_name, '^\s*(\S+)', 1)) AS first_name,
+           nullif(trim(regexp_extract(t.requester_name, '^\s*\S+\s+(.*)$', 1)), '') AS last_name,
+           t.created_at AS record_at
+    FROM staging.support_tickets t
+    LEFT JOIN refs ON refs.entity = 'support_tickets' AND refs.source_file = t.source_file AND refs.source_row = t.source_row
+    UNION ALL BY NAME
+    SELECT 'inventory' AS source_system, 'inventory_shipments' AS entity, s.source_file, s.source_row,
+           s.order_ref AS source_record_id, refs.order_number, s.email,
+           trim(regexp_extract(s.ship_to_name, '^\s*(\S+)', 1)) AS first_name,
+           nullif(trim(regexp_extract(s.ship_to_name, '^\s*\S+\s+(.*)$', 1)), '') AS last_name,
+           s.postcode, coalesce(s.delivered_at, s.shipped_at) AS record_at
+    FROM staging.inventory_shipments s
+    LEFT JOIN refs ON refs.entity = 'inventory_shipments' AND refs.source_file = s.source_file AND refs.source_row = s.source_row
+)
+SELECT row_number() OVER (ORDER BY entity, source_file, source_row) AS record_id, *
+FROM records;

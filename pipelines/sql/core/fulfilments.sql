@@ -1,0 +1,13 @@
+-- Shipments per order, with their costs and what went wrong.
+CREATE OR REPLACE TABLE core.fulfilments AS
+SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_at,
+       s.qty_ordered, s.qty_shipped, s.carrier,
+       s.shipping_cost, s.pick_pack_cost, s.packaging_cost, s.return_cost,
+       coalesce(s.shipping_cost, 0) + coalesce(s.pick_pack_cost, 0) + coalesce(s.packaging_cost, 0)
+           + coalesce(s.return_cost, 0) AS fulfilment_cost,
+       s.fulfilment_issue, s.return_reason,
+       s.source_file, s.source_row, s.profile
+FROM staging.inventory_shipments s
+JOIN core.order_identity_map m
+  ON m.entity = 'inventory_shipments' AND m.source_file = s.source_file AND m.source_row = s.source_row
+ORDER BY m.order_key, s.shipped_at;

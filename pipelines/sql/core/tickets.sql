@@ -1,0 +1,12 @@
+-- Support tickets with the customer who raised them and the order they concern.
+CREATE OR REPLACE TABLE core.tickets AS
+SELECT t.ticket_id, c.customer_key, o.order_key, t.category, t.status, t.subject,
+       t.created_at, t.solved_at, t.csat_score,
+       t.category IN ('wrong_item', 'damaged_item', 'missing_item', 'late_delivery') AS is_fulfilment_related,
+       t.source_file, t.source_row, t.profile
+FROM staging.support_tickets t
+LEFT JOIN core.customer_identity_map c
+  ON c.entity = 'support_tickets' AND c.source_file = t.source_file AND c.source_row = t.source_row
+LEFT JOIN core.order_identity_map o
+  ON o.entity = 'support_tickets' AND o.source_file = t.source_file AND o.source_row = t.source_row
+ORDER BY t.created_at, t.ticket_id;

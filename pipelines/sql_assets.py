@@ -1,0 +1,25 @@
+"""Running the SQL files that build a warehouse table, as one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+def read_sql(relative: str) -> str:
+    return (SQL_DIR / relative).read_text()
+
+
+def run_sql_files(con: duckdb.DuckDBPyConnection, *relative_paths: str) -> None:
+    """Execute each file's statements in order inside one transaction: all or nothing."""
+    con.execute("BEGIN")
+    try:
+        for relative in relative_paths:
+            con.execute(read_sql(relative))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise

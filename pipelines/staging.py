@@ -1,0 +1,91 @@
+"""Staging layer: one typed, normalised table per canonical entity; bad rows to quarantine."""
+
+
+import dagster as dg
+
+from connectors.profiles import Entity, load_entities, load_profiles
+from pipelines.metadata import markdown_table, table_metadata
+from pipelines.raw import FAMILY_OWNERS, raw_key
+from pipelines.resources import WarehouseResource
+from pipelines.staging_sql import LINEAGE_COLUMNS, ident, typed_rows_sql
+
+QUALITY_TABLES = {
+    "rejected_rows": """entity VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT,
+        column_name VARCHAR, source_column VARCHAR, reason VARCHAR, raw_record VARCHAR, profile VARCHAR,
+        load_id VARCHAR""",
+    "value_issues": """entity VARCHAR, source_file VARCHAR, source_row BIGINT, column_name VARCHAR,
+        source_column VARCHAR, issue VARCHAR, load_id VARCHAR""",
+}
+
+
+def staging_key(entity_name: str) -> dg.AssetKey:
+    return dg.AssetKey(["staging", entity_name])
+
+
+def ensure_quality_tables(con) -> None:
+    for name, columns in QUALITY_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS quality.{name} ({columns})")
+
+
+def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=staging_key(entity.name),
+        deps=[raw_key(entity.name)],
+        group_name="staging",
+        kinds={"duckdb"},
+        owners=[FAMILY_OWNERS.get(entity.family, "team:data")],
+        tags={"family": entity.family},
+        description=f"{entity.description} Typed and normalised (timestamps in UTC, emails lower-case, phones "
+        "in E.164, money as decimals, tool status words mapped to canonical values). Rows that cannot be "
+        "read go to quality.rejected_rows with the file, row, column and reason.",
+    )
+    def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        profiles = [p for p in load_profiles() if p.entity.name == entity.name]
+        typed = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
+        keep = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, *entity.fields))
+        with warehouse.connect() as con:
+            ensure_quality_tables(con)
+            con.execute("BEGIN")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {typed}")
+            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name} AS "
+                        f"SELECT {keep} FROM typed WHERE len(errors) = 0 ORDER BY source_file, source_row")
+            con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
+            con.execute(
+                """INSERT INTO quality.rejected_rows
+                   SELECT ?, source_file, source_sheet, source_row, e.column_name, e.source_column, e.reason,
+                          raw_record, profile, load_id
+                   FROM (SELECT *, unnest(errors) AS e FROM typed WHERE len(errors) > 0)
+                   ORDER BY source_file, source_row""",
+                [entity.name],
+            )
+            con.execute("DELETE FROM quality.value_issues WHERE entity = ?", [entity.name])
+            con.execute(
+                """INSERT INTO quality.value_issues
+                   SELECT ?, source_file, source_row, i.column_name, i.source_column, i.reason, load_id
+                   FROM (SELECT *, unnest(issues) AS i FROM typed WHERE len(issues) > 0 AND len(errors) = 0)""",
+                [entity.name],
+            )
+            con.execute("DROP TABLE typed")
+            con.execute("COMMIT")
+            rejected = con.execute(
+                "SELECT source_file, source_row, column_name, source_column, reason FROM quality.rejected_rows "
+                "WHERE entity = ? ORDER BY source_file, source_row", [entity.name]
+            ).df()
+            issues = con.execute("SELECT count(*) FROM quality.value_issues WHERE entity = ?", [entity.name]).fetchone()[0]
+            metadata = table_metadata(con, "staging", entity.name)
+        for row in rejected.head(20).itertuples():
+            context.log.warning(f"{row.source_file} row {row.source_row} column {row.source_column or row.column_name}: "
+                                f"{row.reason}; the row is quarantined in quality.rejected_rows")
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "rejected_rows": dg.MetadataValue.int(int(rejected[["source_file", "source_row"]].drop_duplicates().shape[0])),
+                "value_issues": dg.MetadataValue.int(int(issues)),
+                "rejections": markdown_table(rejected),
+            }
+        )
+
+    return _staging
+
+
+staging_assets = [build_staging_asset(entity) for entity in load_entities().values()]
