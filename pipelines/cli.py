@@ -114,9 +114,9 @@ def run(landing: str | None, warehouse: str | None) -> int:
         result = defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
     elapsed = time.monotonic() - started
     failed_checks = [
-        e.event_specific_data.asset_check_evaluation.check_name
+        e.event_specific_data.check_name
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.asset_check_evaluation.passed
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
     published = settings.published_path
     was_published = any(

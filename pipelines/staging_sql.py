@@ -102,8 +102,8 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
     return (
         f"SELECT {lineage}, raw_record, {', '.join(selects)},\n"
-        f"  list_filter([{', '.join(errors)}], e -> e IS NOT NULL) AS errors,\n"
-        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], e -> e IS NOT NULL) AS issues\n"
+        f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
+        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
         f"FROM {raw_table} WHERE profile = {literal(profile.name)}"
     )
 

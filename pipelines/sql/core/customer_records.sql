@@ -14,11 +14,9 @@ records AS (
            NULL AS signup_campaign, coalesce(created_at, became_customer_at) AS record_at
     FROM staging.crm_contacts
     UNION ALL BY NAME
-    SELECT 'crm', 'crm_sales_orders', s.source_file, s.source_row, s.order_ref, s.crm_contact_id, refs.order_number,
-           s.email, NULL AS phone, NULL AS first_name, NULL AS last_name, NULL AS company, NULL AS street,
-           NULL AS city, NULL AS region, NULL AS postcode, NULL AS country, NULL AS lifecycle_stage,
-           NULL AS became_customer_at, NULL AS onboarding_completed_at, NULL AS churned_at,
-           NULL AS signup_campaign, s.ordered_at AS record_at
+    SELECT 'crm' AS source_system, 'crm_sales_orders' AS entity, s.source_file, s.source_row,
+           s.order_ref AS source_record_id, s.crm_contact_id, refs.order_number,
+           s.email, s.ordered_at AS record_at
     FROM staging.crm_sales_orders s
     LEFT JOIN refs ON refs.entity = 'crm_sales_orders' AND refs.source_file = s.source_file AND refs.source_row = s.source_row
     UNION ALL BY NAME

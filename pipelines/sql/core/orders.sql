@@ -78,7 +78,7 @@ SELECT a.order_key,
            CASE WHEN f.has_fulfilment_issue THEN 'fulfilment flagged an issue' END,
            CASE WHEN f.has_error_return THEN 'returned as wrong, damaged or missing' END,
            CASE WHEN t.has_error_ticket THEN 'customer reported wrong, damaged or missing item' END
-       ], x -> x IS NOT NULL) AS error_reasons
+       ], lambda x: x IS NOT NULL) AS error_reasons
 FROM all_orders a
 LEFT JOIN sales s USING (order_key)
 LEFT JOIN shipment_customer sc USING (order_key)

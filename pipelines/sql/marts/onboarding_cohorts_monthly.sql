@@ -51,7 +51,7 @@ grouped AS (
     GROUP BY GROUPING SETS ((f.cohort), ())
 )
 SELECT g.cohort,
-       CASE WHEN g.cohort <> 'all' THEN CAST(strptime(g.cohort, '%Y-%m') AS DATE) END AS cohort_start,
+       CASE WHEN g.cohort <> 'all' THEN CAST(try_strptime(g.cohort, '%Y-%m') AS DATE) END AS cohort_start,
        g.customers,
        g.activated_in_window,
        g.activated_in_window / g.customers AS activation_rate,

@@ -70,7 +70,7 @@ baseline AS (
     GROUP BY dimension, dimension_value
 )
 SELECT g.period,
-       CASE WHEN g.period <> 'all' THEN CAST(strptime(g.period, '%Y-%m') AS DATE) END AS period_start,
+       CASE WHEN g.period <> 'all' THEN CAST(try_strptime(g.period, '%Y-%m') AS DATE) END AS period_start,
        g.dimension, g.dimension_value,
        g.orders, g.orders_fulfilled, g.orders_delivered,
        (SELECT event FROM cycle_end) AS cycle_end_event,
@@ -95,6 +95,6 @@ FROM grouped g
 LEFT JOIN grouped p
   ON g.period <> 'all' AND p.period <> 'all'
  AND p.dimension = g.dimension AND p.dimension_value = g.dimension_value
- AND p.period = strftime(CAST(strptime(g.period, '%Y-%m') AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
+ AND p.period = strftime(CAST(try_strptime(g.period, '%Y-%m') AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
 LEFT JOIN baseline b ON b.dimension = g.dimension AND b.dimension_value = g.dimension_value
 ORDER BY g.dimension, g.dimension_value, g.period = 'all', g.period;

@@ -1,0 +1,76 @@
+"""Shared fixtures: the nightly job run once on the bundled sample, through the public path."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+SAMPLE = PROJECT / "data" / "sample"
+SAMPLE_LANDING = SAMPLE / "landing"
+TRUTH = SAMPLE / "truth"
+
+
+@dataclass
+class NightlyRun:
+    result: dg.ExecuteInProcessResult
+    config_path: Path
+    landing: Path
+    warehouse: Path
+
+    @property
+    def build(self) -> Path:
+        return self.warehouse / "build" / "crosswalk_build.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.warehouse / "crosswalk.duckdb"
+
+    def query(self, sql: str, params=None, published: bool = True) -> pd.DataFrame:
+        con = duckdb.connect(str(self.published if published else self.build), read_only=True)
+        try:
+            return con.execute(sql, params or []).df()
+        finally:
+            con.close()
+
+
+def write_config(directory: Path, landing: Path, warehouse: Path, **overrides) -> Path:
+    config = {"landing_dir": str(landing), "warehouse_dir": str(warehouse), **overrides}
+    path = directory / "crosswalk.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_nightly(config_path: Path) -> dg.ExecuteInProcessResult:
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(str(config_path))
+    with dg.DagsterInstance.ephemeral() as instance:
+        return defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+
+
+def nightly_run_in(directory: Path, landing: Path = SAMPLE_LANDING, **overrides) -> NightlyRun:
+    warehouse = directory / "warehouse"
+    config = write_config(directory, landing, warehouse, **overrides)
+    return NightlyRun(run_nightly(config), config, landing, warehouse)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> NightlyRun:
+    run = nightly_run_in(tmp_path_factory.mktemp("sample_run"))
+    assert run.result.success, "the nightly job failed on the sample data"
+    return run
+
+
+@pytest.fixture(scope="session")
+def truth_params() -> dict:
+    return json.loads((TRUTH / "params.json").read_text())
+
+
+def read_truth(name: str) -> pd.DataFrame:
+    return pd.read_csv(TRUTH / name, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
