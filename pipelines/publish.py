@@ -125,7 +125,7 @@ def _upstream_keys() -> list[dg.AssetKey]:
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     target = settings.published_path
-    staging = target.with_name(f".{target.name}.{context.run_id}.publishing")
+    staging = target.with_name(f".{target.name}.{context.run.run_id}.publishing")
     staging.unlink(missing_ok=True)
     try:
         counts = write_published_copy(settings.build_path, staging, settings)

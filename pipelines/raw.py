@@ -89,7 +89,7 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
                          f"{settings.config_path} or pass --landing.")
-    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run_id)
+    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run.run_id)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
     for row in rows:
         if row["status"] != "ready":
@@ -172,7 +172,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             for relative_path, sheet, header_index, headers, profile, file_hash, source_file in ready:
                 table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
                                      json.loads(headers), profiles[profile])
-                lineage = {"load_id": context.run_id, "source_file": source_file, "source_sheet": sheet,
+                lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
                            "file_hash": file_hash, "profile": profile}
                 frames.append(_records_frame(table, entity, lineage))
             frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))

@@ -1,0 +1,36 @@
+"""Running a night twice, or receiving the same file twice, never double counts."""
+
+import shutil
+
+from tests.conftest import SAMPLE_LANDING, nightly_run_in
+
+TABLES = ["core.customers", "core.customer_identity_map", "core.orders", "core.order_identity_map",
+          "marts.order_to_delivery_monthly", "marts.onboarding_cohorts_monthly", "marts.customer_360",
+          "quality.rejected_rows"]
+
+
+def _snapshot(run) -> dict:
+    return {
+        t: run.query(f"SELECT * EXCLUDE (load_id) FROM {t}" if t == "quality.rejected_rows" else f"SELECT * FROM {t}",
+                     published=False).sort_values(by=run.query(f"SELECT * FROM {t} LIMIT 0", published=False)
+                                                  .columns[:2].tolist()).reset_index(drop=True)
+        for t in TABLES
+    }
+
+
+def test_rerun_and_duplicate_file_change_nothing(tmp_path, sample_run):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    first = nightly_run_in(tmp_path, landing)
+    assert first.result.success
+    before = _snapshot(first)
+
+    # the same export delivered again under another name, then the night re-run
+    shutil.copy(landing / "crm" / "sales_orders.csv", landing / "sales_orders (1).csv")
+    second = nightly_run_in(tmp_path, landing)
+    assert second.result.success
+    after = _snapshot(second)
+    for table in TABLES:
+        assert before[table].equals(after[table]), table
+    files = second.query("SELECT relative_path, status FROM raw.landing_files", published=False)
+    assert files.set_index("relative_path").loc["sales_orders (1).csv", "status"] == "duplicate"
