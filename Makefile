@@ -20,7 +20,7 @@ test: install
 	$(BIN)/python -m pytest
 
 ui: install
-	$(BIN)/crosswalk ui
+	$(BIN)/crosswalk ui --landing data/sample/landing --warehouse data/warehouse
 
 sample: install
 	$(BIN)/python -m samplegen --seed 7 --scale 1 --out data/sample

@@ -89,11 +89,16 @@ def _summary(database: Path) -> tuple[int, int, int]:
     return int(tables[0]), int(tables[1]), int(rejected)
 
 
-def run(landing: str | None, warehouse: str | None) -> int:
+def _use_folders(landing: str | None, warehouse: str | None) -> None:
+    """The folders given on the command line, for this process and the ones it starts."""
     if landing:
         os.environ["CROSSWALK_LANDING"] = str(Path(landing).resolve())
     if warehouse:
         os.environ["CROSSWALK_WAREHOUSE"] = str(Path(warehouse).resolve())
+
+
+def run(landing: str | None, warehouse: str | None) -> int:
+    _use_folders(landing, warehouse)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -111,7 +116,12 @@ def run(landing: str | None, warehouse: str | None) -> int:
     started = time.monotonic()
     print(f"Crosswalk nightly run: {settings.landing_dir} -> {settings.warehouse_dir}", flush=True)
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+        # The console shows warnings and errors (quarantined rows, failed steps); the full event
+        # log is kept in the instance and shown in the UI.
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     elapsed = time.monotonic() - started
     failed_checks = [
         e.event_specific_data.check_name
@@ -152,14 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosswalk", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run the nightly job once and print the headline metrics")
-    run_parser.add_argument("--landing", help="folder of exports (default: landing_dir in crosswalk.yaml)")
-    run_parser.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     ui_parser = commands.add_parser("ui", help="start the Dagster UI (lineage, runs, checks)")
     ui_parser.add_argument("--port", type=int, default=3000)
     ui_parser.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    for sub in (run_parser, ui_parser):
+        sub.add_argument("--landing", help="folder of exports (default: landing_dir in crosswalk.yaml)")
+        sub.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.landing, args.warehouse)
+    _use_folders(args.landing, args.warehouse)
     return ui(args.port, args.host)
 
 
