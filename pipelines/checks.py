@@ -1,31 +1,36 @@
-"""Asset checks: Great Expectations suites on the warehouse tables, plus aggregate checks that
-DuckDB answers in one query. Blocking checks stop the publish; every result is also written to
-quality.check_results with the run id.
-"""
+"""Asset checks: the Great Expectations suites of schemas/quality_suites.yaml, uniqueness and
+conservation checks that DuckDB answers in one query, and a few cross-table invariants.
 
+Blocking checks stop the publish; warn checks are reported. Every result is written to
+quality.check_results with the run id, and each GX suite's Data Docs page to
+<warehouse>/quality/data_docs/<run id>/.
+"""
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
+from functools import cache
 
 import dagster as dg
+import yaml
 
-from pipelines.core import CUSTOMER_IDENTITY_MAP, CUSTOMERS, ORDERS
+from connectors.profiles import SCHEMAS_DIR, ProfileError
+from pipelines.data_docs import write_data_docs
 from pipelines.gx_bridge import outcome_metadata, validate_table
-from pipelines.marts import CUSTOMER_360, ONBOARDING, ORDER_TO_DELIVERY
+from pipelines.marts import CUSTOMER_360, ORDER_TO_DELIVERY
 from pipelines.resources import WarehouseResource
 from pipelines.staging import staging_assets
+from pipelines.staging_sql import ident
 
-CUSTOMER_KEYS_VALID = "customer_keys_unique_and_present"
-IDENTITY_LINKS_EXPLAINED = "identity_links_explained"
-ORDER_KEYS_AND_TIMES_VALID = "order_keys_unique_and_times_ordered"
-ORDER_RATES_IN_RANGE = "order_metrics_in_range"
-ONBOARDING_RATES_IN_RANGE = "onboarding_metrics_in_range"
-CUSTOMER_360_COMPLETE = "one_row_per_customer"
+SEVERITIES = ("blocking", "warn")
 ROWS_CONSERVED = "rows_conserved"
+CUSTOMER_360_COMPLETE = "one_row_per_customer"
+ORDERS_RECONCILE = "order_totals_match_core"
 
 CHECK_RESULTS_COLUMNS = """run_id VARCHAR, check_name VARCHAR, asset_key VARCHAR, severity VARCHAR,
     passed BOOLEAN, engine VARCHAR, details VARCHAR, checked_at TIMESTAMPTZ"""
+_EXPECTATION_NAME = re.compile(r"^expect_[a-z0-9_]+$")
 
 
 def record_result(con, run_id: str, check: str, asset_key: dg.AssetKey, blocking: bool, passed: bool,
@@ -43,30 +48,50 @@ def _severity(blocking: bool) -> dg.AssetCheckSeverity:
     return dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN
 
 
-def gx_check(asset: dg.AssetKey, name: str, description: str,
-             expectations: Callable[[], list], blocking: bool = True) -> dg.AssetChecksDefinition:
-    """A Dagster asset check that runs a GX suite on the asset's table."""
-    table = ".".join(asset.path)
+def build_expectation(spec: dict):
+    """A GX expectation object from its YAML form, e.g. {type: expect_column_values_to_not_be_null, column: x}."""
+    import great_expectations as gx  # imported on first check: the import takes seconds
 
-    @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
+    class_name = "".join(part.capitalize() for part in spec["type"].split("_"))
+    cls = getattr(gx.expectations, class_name, None)
+    if cls is None:
+        raise ProfileError(f"schemas/quality_suites.yaml: '{spec['type']}' is not a Great Expectations expectation")
+    return cls(**{k: v for k, v in spec.items() if k not in ("type", "severity")})
+
+
+def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> dg.AssetChecksDefinition:
+    """One asset check running the table's GX expectations of one severity."""
+    blocking = severity == "blocking"
+    table = ".".join(asset.path)
+    name = f"gx_{severity}"
+    listed = "; ".join(f"{s['type']}({s.get('column') or s.get('column_A', '')})" for s in specs)
+
+    @dg.asset_check(asset=asset, name=name, blocking=blocking,
+                    description=f"Great Expectations suite ({severity}) on {table}: {listed}")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        settings = warehouse.settings()
         with warehouse.connect() as con:
-            outcome = validate_table(con, table, name, expectations())
+            outcome = validate_table(con, table, f"{table}.{severity}", [build_expectation(s) for s in specs])
             metadata = outcome_metadata(outcome)
             record_result(con, context.run.run_id, name, asset, blocking, outcome.success, "great_expectations", metadata)
-        return dg.AssetCheckResult(passed=outcome.success, severity=_severity(blocking), metadata=metadata)
+        page = write_data_docs(settings.warehouse_dir, context.run.run_id, outcome)
+        return dg.AssetCheckResult(
+            passed=outcome.success, severity=_severity(blocking),
+            metadata={**metadata, "data_docs": dg.MetadataValue.path(str(page))},
+        )
 
     return _check
 
 
 def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True):
-    """A Dagster asset check passing when `query` returns no rows; the rows it returns are the failures."""
+    """An asset check that passes when `query` returns no rows; the rows it returns are the failures."""
 
     @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
             failures = con.execute(query).df()
-            details = {"failures": int(len(failures)), "sample": failures.head(10).to_dict(orient="records")}
+            details = {"failures": int(len(failures)),
+                       "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
             record_result(con, context.run.run_id, name, asset, blocking, failures.empty, "duckdb", details)
         return dg.AssetCheckResult(passed=failures.empty, severity=_severity(blocking),
                                    metadata={"failures": len(failures),
@@ -75,55 +100,48 @@ def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, block
     return _check
 
 
-def _expectations():
-    """GX's expectation classes, imported on first use: the import takes seconds, so not at load time."""
-    import great_expectations as gx
-
-    return gx.expectations
-
-
-def _between_0_and_1(*columns: str) -> list:
-    return [_expectations().ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in columns]
-
-
-def _customer_key_expectations() -> list:
-    e = _expectations()
-    return [e.ExpectColumnValuesToNotBeNull(column="customer_key"), e.ExpectColumnValuesToBeUnique(column="customer_key")]
+def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> dg.AssetChecksDefinition:
+    table = ".".join(ident(p) for p in asset.path)
+    keys = ", ".join(ident(c) for c in columns)
+    return sql_check(
+        asset, f"unique_{'_'.join(columns)}",
+        f"({severity}) No two rows of {'.'.join(asset.path)} share ({', '.join(columns)}); checked in DuckDB.",
+        f"SELECT {keys}, count(*) AS copies FROM {table} GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC",
+        blocking=severity == "blocking",
+    )
 
 
-def _identity_map_expectations() -> list:
-    e = _expectations()
-    return [
-        e.ExpectColumnValuesToNotBeNull(column="customer_key"),
-        e.ExpectColumnValuesToBeInSet(column="match_rule", value_set=["crm_id", "email", "phone", "order_ref", "singleton"]),
-        *_between_0_and_1("match_probability"),
-    ]
+@cache
+def load_suites(path=SCHEMAS_DIR / "quality_suites.yaml") -> dict[str, dict]:
+    doc = yaml.safe_load(path.read_text()) or {}
+    tables = doc.get("tables") or {}
+    for table, suite in tables.items():
+        where = f"{path}: tables.{table}"
+        if len(table.split(".")) != 2:
+            raise ProfileError(f"{where}: name tables as schema.table")
+        for i, spec in enumerate(suite.get("expectations") or []):
+            if not _EXPECTATION_NAME.match(str(spec.get("type", ""))):
+                raise ProfileError(f"{where}.expectations[{i}].type: a GX expectation name such as expect_column_values_to_not_be_null")
+            if spec.get("severity") not in SEVERITIES:
+                raise ProfileError(f"{where}.expectations[{i}].severity: one of {', '.join(SEVERITIES)}")
+        for i, spec in enumerate(suite.get("unique") or []):
+            if spec.get("severity") not in SEVERITIES or not spec.get("columns"):
+                raise ProfileError(f"{where}.unique[{i}]: needs columns and a severity ({', '.join(SEVERITIES)})")
+    return tables
 
 
-def _order_expectations() -> list:
-    e = _expectations()
-    return [
-        e.ExpectColumnValuesToNotBeNull(column="order_key"),
-        e.ExpectColumnValuesToBeUnique(column="order_key"),
-        e.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="delivered_at", column_B="ordered_at", or_equal=True, ignore_row_if="either_value_is_missing"),
-    ]
-
-
-def _order_mart_expectations() -> list:
-    e = _expectations()
-    return [
-        *_between_0_and_1("order_accuracy_rate", "cfsat_rate", "promise_kept_rate"),
-        e.ExpectColumnValuesToBeBetween(column="cycle_time_median_days", min_value=0),
-        e.ExpectColumnValuesToBeBetween(column="cfsat_mean_score", min_value=1, max_value=5),
-    ]
-
-
-def _onboarding_mart_expectations() -> list:
-    return [
-        *_between_0_and_1("activation_rate", "onboarding_csat_rate", "early_churn_rate"),
-        _expectations().ExpectColumnValuesToBeBetween(column="onboarding_time_median_days", min_value=0),
-    ]
+def suite_checks(known_assets: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    checks = []
+    for table, suite in load_suites().items():
+        asset = dg.AssetKey(table.split("."))
+        if asset not in known_assets:
+            raise ProfileError(f"schemas/quality_suites.yaml: tables.{table} is not a table the pipeline builds")
+        for severity in SEVERITIES:
+            specs = [s for s in suite.get("expectations") or [] if s["severity"] == severity]
+            if specs:
+                checks.append(gx_check(asset, severity, specs))
+        checks += [unique_check(asset, s["columns"], s["severity"]) for s in suite.get("unique") or []]
+    return checks
 
 
 def conservation_query(entity: str) -> str:
@@ -138,36 +156,39 @@ def conservation_query(entity: str) -> str:
         WHERE l.n <> coalesce(s.n, 0) + coalesce(r.n, 0)"""
 
 
-conservation_checks = [
-    sql_check(
-        asset.key, ROWS_CONSERVED,
-        "For every file: rows landed = rows staged + rows rejected. Nothing is silently dropped.",
-        conservation_query(asset.key.path[-1]),
-    )
-    for asset in staging_assets
-]
+def invariant_checks() -> list[dg.AssetChecksDefinition]:
+    conservation = [
+        sql_check(asset.key, ROWS_CONSERVED,
+                  "For every file: rows landed = rows staged + rows rejected. Nothing is silently dropped.",
+                  conservation_query(asset.key.path[-1]))
+        for asset in staging_assets
+    ]
+    return [
+        *conservation,
+        sql_check(
+            CUSTOMER_360, CUSTOMER_360_COMPLETE, "Exactly one row per customer of core.customers.",
+            """SELECT customer_key, sum(in_customers) AS in_customers, sum(in_360) AS in_customer_360
+               FROM (SELECT customer_key, 1 AS in_customers, 0 AS in_360 FROM core.customers
+                     UNION ALL SELECT customer_key, 0, 1 FROM marts.customer_360)
+               GROUP BY customer_key HAVING sum(in_customers) <> 1 OR sum(in_360) <> 1""",
+        ),
+        sql_check(
+            ORDER_TO_DELIVERY, ORDERS_RECONCILE,
+            "The mart's overall order count, fulfilled count and cost equal core.orders': no order lost or counted twice.",
+            """WITH mart AS (SELECT orders, orders_fulfilled, fulfilment_cost_total FROM marts.order_to_delivery_monthly
+                             WHERE period = 'all' AND dimension = 'all'),
+                    core AS (SELECT count(*) AS orders, count(*) FILTER (WHERE is_fulfilled) AS orders_fulfilled,
+                                    coalesce(sum(fulfilment_cost) FILTER (WHERE is_fulfilled), 0) AS fulfilment_cost_total
+                             FROM core.orders WHERE status <> 'cancelled' AND ordered_at IS NOT NULL)
+               SELECT c.orders AS core_orders, m.orders AS mart_orders,
+                      c.orders_fulfilled AS core_fulfilled, m.orders_fulfilled AS mart_fulfilled,
+                      c.fulfilment_cost_total AS core_cost, m.fulfilment_cost_total AS mart_cost
+               FROM core c LEFT JOIN mart m ON true
+               WHERE coalesce(m.orders, 0) <> c.orders OR coalesce(m.orders_fulfilled, 0) <> c.orders_fulfilled
+                  OR coalesce(m.fulfilment_cost_total, 0) <> c.fulfilment_cost_total""",
+        ),
+    ]
 
-warehouse_checks = [
-    gx_check(CUSTOMERS, CUSTOMER_KEYS_VALID, "Every customer has one key, present and unique (GX).",
-             _customer_key_expectations),
-    gx_check(CUSTOMER_IDENTITY_MAP, IDENTITY_LINKS_EXPLAINED,
-             "Every record has a customer and a known match rule with a probability in 0..1 (GX).",
-             _identity_map_expectations),
-    gx_check(ORDERS, ORDER_KEYS_AND_TIMES_VALID,
-             "Order keys are present and unique, and no order is delivered before it was ordered (GX).",
-             _order_expectations),
-    gx_check(ORDER_TO_DELIVERY, ORDER_RATES_IN_RANGE, "Rates are shares in 0..1, cycle times are not negative (GX).",
-             _order_mart_expectations),
-    gx_check(ONBOARDING, ONBOARDING_RATES_IN_RANGE,
-             "Activation, onboarding CSAT and early churn rates are shares in 0..1 (GX).",
-             _onboarding_mart_expectations),
-    sql_check(
-        CUSTOMER_360, CUSTOMER_360_COMPLETE, "Exactly one row per customer of core.customers.",
-        """SELECT customer_key, sum(in_customers) AS in_customers, sum(in_360) AS in_customer_360
-           FROM (SELECT customer_key, 1 AS in_customers, 0 AS in_360 FROM core.customers
-                 UNION ALL SELECT customer_key, 0, 1 FROM marts.customer_360)
-           GROUP BY customer_key HAVING sum(in_customers) <> 1 OR sum(in_360) <> 1""",
-    ),
-]
 
-all_checks = [*conservation_checks, *warehouse_checks]
+def build_checks(known_assets: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    return [*suite_checks(known_assets), *invariant_checks()]

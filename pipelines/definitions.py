@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.checks import all_checks
+from pipelines.checks import build_checks
 from pipelines.core import core_assets
 from pipelines.marts import marts_assets
 from pipelines.publish import published_warehouse
@@ -13,6 +13,7 @@ from pipelines.schedules import nightly_job, nightly_schedule
 from pipelines.staging import staging_assets
 
 all_assets = [landing_files, *raw_assets, *staging_assets, *core_assets, *marts_assets, published_warehouse]
+all_checks = build_checks({key for asset in all_assets for key in asset.keys})
 
 
 def build_definitions(config_path: str = "") -> dg.Definitions:

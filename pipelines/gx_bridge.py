@@ -167,6 +167,8 @@ class SuiteOutcome:
     success: bool
     rows_checked: int
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    # GX's own validation results, one per chunk, for rendering Data Docs pages.
+    gx_results: list = field(default_factory=list, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- quoting
@@ -514,6 +516,7 @@ def validate_table(
     accs = [_Acc(label=_label(e), mostly=getattr(e, "mostly", None)) for e in expectations]
     frames = _iter_frames(con, sql, batch_rows) if chunked else iter([con.execute(sql).df()])
     rows_checked = 0
+    gx_results = []
     datasource, batch_definition = _gx_batch_definition()
     for frame in frames:
         rows_checked += len(frame)
@@ -526,6 +529,7 @@ def validate_table(
                 manager.reset_batch_cache()
                 manager.batch_data_cache.clear()
         del frame
+        gx_results.append(suite_result)
         seen = set()
         for r in suite_result.results:
             index = (r.expectation_config.meta or {}).get(_META_KEY)
@@ -543,6 +547,7 @@ def validate_table(
         success=all(o.success for o in outcomes),
         rows_checked=rows_checked,
         outcomes=outcomes,
+        gx_results=gx_results,
     )
 
 

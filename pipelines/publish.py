@@ -125,8 +125,10 @@ def _upstream_keys() -> list[dg.AssetKey]:
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     target = settings.published_path
+    # Left-overs of runs killed while publishing; never the published file itself.
+    for stale in target.parent.glob(f".{target.name}.*.publishing*"):
+        stale.unlink(missing_ok=True)
     staging = target.with_name(f".{target.name}.{context.run.run_id}.publishing")
-    staging.unlink(missing_ok=True)
     try:
         counts = write_published_copy(settings.build_path, staging, settings)
         os.chmod(staging, 0o600 if settings.personal_data == "keep" else 0o644)
