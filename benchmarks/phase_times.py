@@ -1,0 +1,67 @@
+"""Run the nightly job once and print wall time per phase (raw, staging, core, marts, checks, publish).
+
+Usage: .venv/bin/python benchmarks/phase_times.py [--landing DIR] [--warehouse DIR]
+Defaults: the bundled sample into a temporary warehouse. Run by hand; results go in notes, not tests.
+"""
+
+import argparse
+import collections
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def phase_of(step_key: str, check_steps: set[str]) -> str:
+    if step_key in check_steps:
+        return "checks"
+    return step_key.split("__", 1)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--landing", default=str(PROJECT / "data" / "sample" / "landing"))
+    parser.add_argument("--warehouse", default=None)
+    args = parser.parse_args()
+    warehouse = Path(args.warehouse or tempfile.mkdtemp(prefix="crosswalk-bench-"))
+    config = warehouse / "bench.yaml"
+    warehouse.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump({"landing_dir": str(Path(args.landing).resolve()),
+                                      "warehouse_dir": str(warehouse / "warehouse")}))
+
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(str(config))
+    job = defs.resolve_job_def("nightly")
+    check_steps = {
+        f"{'__'.join(key.asset_key.path)}_{key.name}" for key in defs.resolve_asset_graph().asset_check_keys
+    }
+    started = time.monotonic()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+        wall = time.monotonic() - started
+        starts, phases = {}, collections.defaultdict(float)
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
+                phases[phase_of(event.step_key, check_steps)] += entry.timestamp - starts.pop(event.step_key)
+    print(f"run {'succeeded' if result.success else 'FAILED'}; wall {wall:.1f} s (includes Dagster run overhead)")
+    for phase in ("raw", "staging", "core", "marts", "checks", "publish"):
+        if phase in phases:
+            print(f"  {phase:<8} {phases[phase]:6.2f} s")
+    other = {k: v for k, v in phases.items() if k not in ("raw", "staging", "core", "marts", "checks", "publish")}
+    for phase, seconds in other.items():
+        print(f"  {phase:<8} {seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

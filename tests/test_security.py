@@ -1,0 +1,46 @@
+"""Personal data and file permissions of the build and the published file; the UI on localhost."""
+
+import dataclasses
+import stat
+
+import duckdb
+import pytest
+
+from pipelines.cli import main as cli_main
+from pipelines.publish import write_published_copy
+from pipelines.settings import load_settings
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_build_folder_is_owner_only_and_published_file_is_readable(sample_run):
+    assert _mode(sample_run.build.parent) == 0o700
+    assert _mode(sample_run.published) == 0o644  # pseudonymised: safe to share with BI readers
+
+
+@pytest.mark.parametrize("policy", ["drop", "keep"])
+def test_personal_data_policy_of_the_published_copy(sample_run, tmp_path, policy):
+    settings = dataclasses.replace(load_settings(sample_run.config_path), personal_data=policy)
+    target = tmp_path / "published.duckdb"
+    write_published_copy(sample_run.build, target, settings)
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        columns = set(con.execute("SELECT column_name FROM information_schema.columns "
+                                  "WHERE table_schema = 'core' AND table_name = 'customers'").fetchall())
+        emails = con.execute("SELECT email FROM core.customers WHERE email IS NOT NULL").fetchall() \
+            if ("email",) in columns else []
+    finally:
+        con.close()
+    if policy == "drop":
+        assert not {("email",), ("phone",), ("street",)} & columns
+    else:
+        assert emails and all("@" in e for (e,) in emails)
+
+
+def test_ui_binds_to_localhost_by_default(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("pipelines.cli.ui", lambda port, host: seen.update(port=port, host=host) or 0)
+    assert cli_main(["ui"]) == 0
+    assert seen == {"port": 3000, "host": "127.0.0.1"}
