@@ -1,0 +1,34 @@
+"""The landing-folder sensor asks for a run when exports arrive, and only then."""
+
+import shutil
+
+import dagster as dg
+
+from pipelines.sensors import landing_folder_sensor
+from tests.conftest import SAMPLE_LANDING, write_config
+
+
+def _evaluate(cursor):
+    context = dg.build_sensor_context(cursor=cursor)
+    result = landing_folder_sensor(context)
+    return result, context.cursor
+
+
+def test_sensor_requests_a_run_only_when_files_change(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    monkeypatch.setenv("CROSSWALK_CONFIG", str(write_config(tmp_path, landing, tmp_path / "warehouse")))
+
+    result, cursor = _evaluate(None)
+    assert isinstance(result, dg.SkipReason) and "no exports" in result.skip_message
+
+    shutil.copy(SAMPLE_LANDING / "crm" / "sales_orders.csv", landing / "sales_orders.csv")
+    result, cursor = _evaluate(cursor)
+    assert isinstance(result, dg.RunRequest)
+
+    result, cursor = _evaluate(cursor)
+    assert isinstance(result, dg.SkipReason) and "unchanged" in result.skip_message
+
+    shutil.copy(SAMPLE_LANDING / "support" / "zendesk_tickets.csv", landing / "zendesk_tickets.csv")
+    result, _ = _evaluate(cursor)
+    assert isinstance(result, dg.RunRequest) and result.run_key != cursor
