@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test ui sample clean
+.PHONY: install run test ui sample screenshots status clean
 
 install: $(STAMP)
 
@@ -21,6 +21,13 @@ test: install
 
 ui: install
 	$(BIN)/crosswalk ui --landing data/sample/landing --warehouse data/warehouse
+
+status: install
+	$(BIN)/crosswalk status --landing data/sample/landing --warehouse data/warehouse
+
+# The README's pictures (docs/images/), made by the project's own commands; needs /usr/bin/chromium.
+screenshots: install
+	$(BIN)/python docs/screenshots.py
 
 sample: install
 	$(BIN)/python -m samplegen --seed 7 --scale 1 --out data/sample

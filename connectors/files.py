@@ -1,28 +1,55 @@
 """Reading landing files: CSV and XLSX, one table per CSV or per sheet, every cell as text.
 
-The header may sit below title lines; it is the first of the top rows whose cells match a
-mapping profile. Record numbers count data records under the header, the first being 1.
+Files come as people make them: CSV in UTF-8 (with or without BOM), UTF-16 (Excel "Unicode
+text", tab-delimited) or Windows-1252/Latin-1, delimited by comma, semicolon, tab or pipe;
+workbooks with title lines above the header and several sheets. The header is the first of
+the top rows whose cells match a mapping profile (or the profile a user forced for the file).
+Record numbers count data records under the header, the first being 1.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
+import sys
+import zipfile
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import python_calamine
+# ElementTree never fetches external entities, and the expat it uses (>= 2.4) limits entity
+# expansion, so a hostile workbook cannot blow up memory here.
+from xml.etree import ElementTree
 
-from connectors.profiles import Profile, detect_profile
+from connectors.profiles import Override, Profile, detect_profile, override_for
 
-SUPPORTED_SUFFIXES = {".csv", ".xlsx"}
+XLSX_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+XLSX_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+SUPPORTED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx"}
 HEADER_SEARCH_ROWS = 20
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_ROWS = 50
+# A cell larger than this is not data anyone typed; its row is quarantined, the file still loads.
+MAX_FIELD_BYTES = 1 << 20
+
+csv.field_size_limit(sys.maxsize)  # big cells are judged per row (MAX_FIELD_BYTES), not fatal to the file
 
 
 class FileRefused(Exception):
     """A landing file (or sheet) that cannot be read at all; the message says why."""
+
+
+@dataclass
+class TextFormat:
+    """How a CSV file's bytes become rows."""
+
+    encoding: str
+    delimiter: str
+    rows: int = 0  # records under the header, counted while validating
 
 
 @dataclass
@@ -34,6 +61,10 @@ class LandingTable:
     header_index: int  # 0-based index of the header among the file's rows
     headers: list[str]
     profile: Profile | None
+    encoding: str | None = None
+    delimiter: str | None = None
+    skipped: str | None = None  # why a sheet is listed but not read (hidden)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def source_file(self) -> str:
@@ -41,13 +72,16 @@ class LandingTable:
 
 
 def list_landing_files(landing_dir: Path) -> list[Path]:
-    """Supported files below the landing folder, in a stable order; hidden files are skipped."""
+    """Supported files below the landing folder, in a stable order; hidden files are skipped, and
+    so are links that lead outside the folder (reading is confined to the configured folder)."""
+    root = landing_dir.resolve()
     return sorted(
         p
         for p in landing_dir.rglob("*")
         if p.is_file()
         and p.suffix.lower() in SUPPORTED_SUFFIXES
         and not any(part.startswith((".", "~$")) for part in p.relative_to(landing_dir).parts)
+        and p.resolve().is_relative_to(root)
     )
 
 
@@ -61,12 +95,19 @@ def file_sha256(path: Path) -> str:
 
 def cell_text(value) -> str:
     """A cell as text the way a person reads it; Excel dates become ISO text."""
+    kind = type(value)
+    if kind is str:  # most cells: checked first, the read is per cell
+        return value.strip()
+    if kind is float:
+        return str(int(value)) if value.is_integer() else str(value)
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S")
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -74,18 +115,180 @@ def cell_text(value) -> str:
     return str(value).strip() if isinstance(value, str) else str(value)
 
 
-def _csv_rows(path: Path) -> Iterator[list[str]]:
+# --- CSV -------------------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 or UTF-16 by their byte-order marks (or UTF-16's NUL pattern), UTF-8 when every byte decodes
+    as UTF-8, else Windows-1252 (Excel's "CSV" on Western Windows; a superset of Latin-1's
+    printable range), else Latin-1. Refuses binary content (NUL bytes outside UTF-16)."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    with path.open("rb") as fh:
+        sample = fh.read(512)
+    # UTF-16 without a byte-order mark: ASCII text with a NUL after (LE) or before (BE) each letter
+    if len(sample) >= 8 and sample[1::2].count(0) > 0.9 * len(sample[1::2]) and 0 not in sample[0::2]:
+        return "utf-16-le"
+    if len(sample) >= 8 and sample[0::2].count(0) > 0.9 * len(sample[0::2]) and 0 not in sample[1::2]:
+        return "utf-16-be"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    offset = lines = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line = lines + block.count(b"\n", 0, nul) + 1
+                raise FileRefused(f"{path.name}: binary content (a NUL byte on line {line}, byte {offset + nul}); "
+                                  "not a text export")
+            lines += block.count(b"\n")
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+            offset += len(block)
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass  # truncated inside a multi-byte character
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            yield from csv.reader(fh)
-    except UnicodeDecodeError as exc:
-        raise FileRefused(f"{path.name}: not UTF-8 text near byte {exc.start}") from exc
+        with path.open(encoding="cp1252") as fh:
+            for _ in iter(lambda: fh.read(1 << 20), ""):
+                pass
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
-def _sheet_rows(path: Path, sheet: str) -> list[list[str]]:
-    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    return [[cell_text(v) for v in row] for row in rows]
+def sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the first lines into the same number of fields, most fields
+    first; quoted fields are respected (csv module)."""
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in r)]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        width, agreeing = Counter(counts).most_common(1)[0]
+        score = (agreeing, width) if width > 1 else (0, 0)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def csv_format(path: Path, override: Override | None = None) -> TextFormat:
+    encoding = (override.encoding if override and override.encoding else None) or detect_encoding(path)
+    if override and override.delimiter:
+        return TextFormat(encoding, override.delimiter)
+    with path.open(newline="", encoding=encoding, errors="replace") as fh:
+        lines = [line for _, line in zip(range(SNIFF_ROWS), fh)]
+    if not lines:
+        return TextFormat(encoding, ",")
+    # title lines above the header have fewer fields; the sniff looks past them
+    return TextFormat(encoding, sniff_delimiter(lines))
+
+
+def csv_rows(path: Path, fmt: TextFormat) -> Iterator[list[str]]:
+    """Rows of a CSV file; a quote left open (the rest of the file would become one cell) or
+    text after a closing quote refuses the file, naming the line."""
+    with path.open(newline="", encoding=fmt.encoding) as fh:
+        reader = csv.reader(fh, delimiter=fmt.delimiter, strict=True)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                hint = ("a quote opened there is never closed" if "unexpected end of data" in str(exc)
+                        else "a quote inside a field that is not quoted as a whole?")
+                raise FileRefused(f"{path.name}: cannot read the CSV record starting on line {start}: {exc} "
+                                  f"({hint})") from exc
+            except UnicodeDecodeError as exc:
+                raise FileRefused(f"{path.name}: not {fmt.encoding} text near byte {exc.start}") from exc
+            yield [c.replace("\ufeff", "") if i == 0 else c for i, c in enumerate(row)]
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+def open_workbook(path: Path) -> python_calamine.CalamineWorkbook:
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several types for damaged workbooks
+        raise FileRefused(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - 64
+    return index - 1
+
+
+def uncalculated_formulas(path: Path, sheet: str) -> dict[tuple[int, int], str]:
+    """Formula cells saved without a computed value (workbooks written by scripts, not Excel),
+    as {(row, column): '=formula'}; calamine reads them as empty."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target") for r in rels}
+            member = None
+            for node in book.iter(f"{{{XLSX_NS}}}sheet"):
+                if node.get("name") == sheet:
+                    target = targets.get(node.get(f"{{{XLSX_REL_NS}}}id"), "")
+                    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            if member is None:
+                return {}
+            data = archive.read(member)
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return {}
+    if b"<f" not in data:
+        return {}
+    found = {}
+    for cell in ElementTree.fromstring(data).iter(f"{{{XLSX_NS}}}c"):
+        formula = cell.find(f"{{{XLSX_NS}}}f")
+        value = cell.find(f"{{{XLSX_NS}}}v")
+        if formula is not None and formula.text and (value is None or value.text is None):
+            ref = cell.get("r", "")
+            letters = "".join(ch for ch in ref if ch.isalpha())
+            found[(int(ref[len(letters):]) - 1, _column_index(letters))] = "=" + formula.text
+    return found
+
+
+def sheet_rows(path: Path, sheet: str) -> list[list[str]]:
+    """The sheet's cells as text from A1; a merged range shows its value in every cell it
+    covers, as a person reading the sheet sees it."""
+    try:
+        data = open_workbook(path).get_sheet_by_name(sheet)
+        rows = [[cell_text(v) for v in row] for row in data.to_python(skip_empty_area=False)]
+        merged = data.merged_cell_ranges or []
+    except FileRefused:
+        raise
+    except Exception as exc:
+        raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
+    # an uncalculated formula shows as its text, so typing rejects it with the formula named
+    for (r, c), formula in uncalculated_formulas(path, sheet).items():
+        if r < len(rows) and c < len(rows[r]):
+            rows[r][c] = formula
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            for c in range(c0, c1 + 1):
+                if c < len(row):
+                    row[c] = value
+    return rows
 
 
 def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tuple[int, Profile | None]:
@@ -97,28 +300,45 @@ def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tupl
     return first_filled, None
 
 
-def discover_tables(path: Path, profiles: tuple[Profile, ...]) -> list[LandingTable]:
-    """The tables in one landing file, each with its header row and detected profile."""
-    if path.suffix.lower() == ".csv":
-        head = []
-        for row in _csv_rows(path):
-            head.append(row)
-            if len(head) >= HEADER_SEARCH_ROWS:
-                break
-        if not head:
+def discover_tables(path: Path, profiles: tuple[Profile, ...],
+                    overrides: tuple = ()) -> list[LandingTable]:
+    """The tables in one landing file, each with its header row and detected profile.
+
+    A CSV is read through once here, so a file that cannot be parsed to its end is refused
+    before any of it loads."""
+    override = override_for(path.name, overrides)
+    candidates = (override.profile,) if override else profiles
+    if path.suffix.lower() != ".xlsx":
+        if path.stat().st_size == 0:
             raise FileRefused(f"{path.name}: the file is empty")
-        index, profile = _locate_header(head, profiles)
-        return [LandingTable(path, None, index, _trimmed(head[index]), profile)]
-    try:
-        sheets = python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names
-    except Exception as exc:  # calamine raises several types for damaged workbooks
-        raise FileRefused(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+        fmt = csv_format(path, override)
+        head, total = [], 0
+        for row in csv_rows(path, fmt):
+            if len(head) < HEADER_SEARCH_ROWS:
+                head.append(row)
+            total += 1
+        if not any(any(c.strip() for c in r) for r in head):
+            raise FileRefused(f"{path.name}: the file has no header and no rows")
+        index, profile = _locate_header(head, candidates)
+        table = LandingTable(path, None, index, _trimmed(head[index]), profile, fmt.encoding, fmt.delimiter)
+        table.notes.append(f"read as {fmt.encoding}, delimiter {fmt.delimiter!r}")
+        if total - index - 1 <= 0:
+            table.notes.append("header only: no data rows")
+        return [table]
+    workbook = open_workbook(path)
+    visible = {m.name: m.visible for m in workbook.sheets_metadata}
     tables = []
-    for sheet in sheets:
-        rows = _sheet_rows(path, sheet)
+    for sheet in workbook.sheet_names:
+        if override and override.sheet and sheet != override.sheet:
+            continue
+        if str(visible.get(sheet, "Visible")).split(".")[-1].lower() != "visible":
+            # hidden sheets hold lookups and scratch work, not the export
+            tables.append(LandingTable(path, sheet, 0, [], None, skipped="hidden sheet, not read"))
+            continue
+        rows = sheet_rows(path, sheet)
         if not rows:
             continue
-        index, profile = _locate_header(rows, profiles)
+        index, profile = _locate_header(rows, candidates)
         tables.append(LandingTable(path, sheet, index, _trimmed(rows[index]), profile))
     return tables
 
@@ -134,7 +354,11 @@ def _trimmed(header: list[str]) -> list[str]:
 def read_records(table: LandingTable) -> Iterator[tuple[int, list[str]]]:
     """(record number, cells) for each data record under the header; blank records are skipped
     but still counted, so numbers match what a person sees below the header."""
-    rows = _csv_rows(table.path) if table.sheet is None else iter(_sheet_rows(table.path, table.sheet))
+    if table.sheet is None:
+        fmt = TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
+        rows = csv_rows(table.path, fmt)
+    else:
+        rows = iter(sheet_rows(table.path, table.sheet))
     for _ in range(table.header_index + 1):
         next(rows, None)
     for number, row in enumerate(rows, start=1):

@@ -6,6 +6,7 @@ Which profile a file follows is detected from its headers, never from its folder
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -41,12 +42,32 @@ class Entity:
     fields: dict[str, FieldSpec]
 
 
+AGGREGATES = {"first", "sum"}
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     field: str
-    header: str
+    headers: tuple[str, ...]  # the header and its aliases (a column renamed between exports)
     format: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    aggregate: str = "first"  # how line rows combine when the profile declares a record_key
+
+    @property
+    def header(self) -> str:
+        return self.headers[0]
+
+    def keys(self) -> set[str]:
+        return {normalise_header(h) for h in self.headers}
+
+    def position(self, headers: list[str]) -> int | None:
+        """Index of this column among a file's headers (the first alias present), else None."""
+        found = [normalise_header(h) for h in headers]
+        for name in self.headers:
+            key = normalise_header(name)
+            if key in found:
+                return found.index(key)
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,16 +81,29 @@ class Profile:
     phone_region: str
     formats: dict
     columns: dict[str, ColumnMap]
+    record_key: str | None = None  # several rows per record (Shopify line items): rows collapse on this field
+    null_values: tuple[str, ...] = ()  # words that mean "no value" in this tool ("Not stocked")
+    verified: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
         return self.entity.family
 
     def header_keys(self) -> set[str]:
-        return {normalise_header(c.header) for c in self.columns.values()}
+        return set().union(*(c.keys() for c in self.columns.values()))
+
+    def missing_columns(self, headers: list[str]) -> list[ColumnMap]:
+        return [c for c in self.columns.values() if c.position(headers) is None]
+
+    def missing_required(self, headers: list[str]) -> list[ColumnMap]:
+        return [c for c in self.missing_columns(headers) if self.entity.fields[c.field].required]
+
+    def unmapped_headers(self, headers: list[str]) -> list[str]:
+        known = self.header_keys()
+        return [h for h in headers if h and normalise_header(h) not in known]
 
     def format_for(self, column: ColumnMap, type_: str) -> str | None:
-        return column.format or self.formats.get(type_)
+        return (column.format if column else None) or self.formats.get(type_)
 
     def money_format(self) -> tuple[str, str]:
         money = self.formats.get("money") or {}
@@ -121,9 +155,17 @@ def load_entities(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, Entity]:
 def _column_map(entity: Entity, fname: str, spec, where: str) -> ColumnMap:
     if fname not in entity.fields:
         raise ProfileError(f"{where}: '{fname}' is not a field of entity {entity.name}")
-    if isinstance(spec, str):
-        return ColumnMap(fname, spec)
+    if isinstance(spec, (str, list)):
+        spec = {"header": spec}
+    if not isinstance(spec, dict):
+        raise ProfileError(f"{where}: expected a header name or a mapping with 'header'")
     header = _require(spec, "header", where)
+    headers = tuple(str(h) for h in (header if isinstance(header, list) else [header]))
+    if not headers or any(not h.strip() for h in headers):
+        raise ProfileError(f"{where}.header: a header name or a list of names (aliases)")
+    aggregate = spec.get("aggregate", "first")
+    if aggregate not in AGGREGATES:
+        raise ProfileError(f"{where}.aggregate: '{aggregate}' is not one of {sorted(AGGREGATES)}")
     values = {str(k): str(v) for k, v in (spec.get("values") or {}).items()}
     allowed = set(entity.fields[fname].values)
     for tool_word, canonical in values.items():
@@ -131,7 +173,7 @@ def _column_map(entity: Entity, fname: str, spec, where: str) -> ColumnMap:
             raise ProfileError(f"{where}.values.{tool_word}: '{canonical}' is not one of {sorted(allowed)}")
     if entity.fields[fname].type == "enum" and not values:
         raise ProfileError(f"{where}.values: map the tool's words onto {sorted(allowed)}")
-    return ColumnMap(fname, str(header), spec.get("format"), values)
+    return ColumnMap(fname, headers, spec.get("format"), values, aggregate)
 
 
 def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
@@ -150,6 +192,12 @@ def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
             raise ProfileError(f"{where}: columns: the required field '{spec.name}' of {entity.name} is not mapped")
         if spec.type == "enum" and spec.name in columns and not columns[spec.name].values:
             raise ProfileError(f"{where}: columns.{spec.name}: map the tool's words onto {list(spec.values)}")
+    record_key = doc.get("record_key")
+    if record_key is not None and record_key not in columns:
+        raise ProfileError(f"{where}: record_key: '{record_key}' is not one of the mapped columns")
+    verified = doc.get("verified") or []
+    if isinstance(verified, str):
+        verified = [verified]
     return Profile(
         name=_require(doc, "profile", where),
         tool=doc.get("tool", ""),
@@ -160,6 +208,9 @@ def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
         phone_region=doc.get("phone_region", "GB"),
         formats=doc.get("formats") or {},
         columns=columns,
+        record_key=record_key,
+        null_values=tuple(str(v) for v in (doc.get("null_values") or ())),
+        verified=tuple(str(v) for v in verified),
     )
 
 
@@ -175,8 +226,67 @@ def load_profiles(schemas_dir: Path = SCHEMAS_DIR) -> tuple[Profile, ...]:
     return profiles
 
 
+# A file still follows a profile when most of its columns are there: the rest is schema drift
+# (a column dropped or renamed), reported, and refused only where the column is required.
+DRIFT_MIN_SHARE = 0.6
+DRIFT_MIN_COLUMNS = 3
+
+
 def detect_profile(headers: list[str], profiles: tuple[Profile, ...]) -> Profile | None:
-    """The profile whose every mapped header is present; the most specific if several are."""
-    present = {normalise_header(h) for h in headers if h is not None}
-    matches = [p for p in profiles if p.header_keys() <= present]
-    return max(matches, key=lambda p: len(p.columns), default=None)
+    """The profile whose every mapped column is present, the most specific if several are;
+    else the one with most columns present, when they are most of its columns (drift)."""
+    scored = []
+    for p in profiles:
+        found = len(p.columns) - len(p.missing_columns(headers))
+        scored.append((found == len(p.columns), found, found / len(p.columns), p))
+    complete = [s for s in scored if s[0]]
+    if complete:
+        return max(complete, key=lambda s: s[1])[3]
+    partial = [s for s in scored if s[1] >= DRIFT_MIN_COLUMNS and s[2] >= DRIFT_MIN_SHARE]
+    return max(partial, key=lambda s: (s[1], s[2]))[3] if partial else None
+
+
+@dataclass(frozen=True)
+class Override:
+    pattern: str
+    profile: Profile
+    sheet: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+
+
+OVERRIDE_KEYS = {"files", "profile", "sheet", "delimiter", "encoding"}
+
+
+@cache
+def load_overrides(schemas_dir: Path = SCHEMAS_DIR) -> tuple[Override, ...]:
+    """User-forced profiles (and sheet, delimiter, encoding) for file-name globs, from
+    schemas/profile_overrides.yaml; the first matching entry wins."""
+    path = schemas_dir / "profile_overrides.yaml"
+    if not path.exists():
+        return ()
+    doc = yaml.safe_load(path.read_text()) or {}
+    entries = doc.get("overrides") or []
+    if not isinstance(entries, list):
+        raise ProfileError(f"{path}: overrides: expected a list of {{files, profile}} entries")
+    profiles = {p.name: p for p in load_profiles(schemas_dir)}
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: overrides[{i}]"
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{where}: expected a mapping with 'files' and 'profile'")
+        unknown = sorted(set(entry) - OVERRIDE_KEYS)
+        if unknown:
+            raise ProfileError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(OVERRIDE_KEYS))}")
+        pattern, name = _require(entry, "files", where), _require(entry, "profile", where)
+        if name not in profiles:
+            raise ProfileError(f"{where}.profile: no profile named '{name}' under {schemas_dir / 'profiles'}")
+        delimiter = entry.get("delimiter")
+        if delimiter is not None and len(str(delimiter)) != 1:
+            raise ProfileError(f"{where}.delimiter: one character such as ';' or '\\t'")
+        out.append(Override(str(pattern), profiles[name], entry.get("sheet"), delimiter, entry.get("encoding")))
+    return tuple(out)
+
+
+def override_for(file_name: str, overrides: tuple[Override, ...]) -> Override | None:
+    return next((o for o in overrides if fnmatch.fnmatch(file_name, o.pattern)), None)

@@ -148,7 +148,8 @@ def conservation_query(entity: str) -> str:
     """Files where rows landed differ from rows staged plus rows rejected."""
     return f"""
         WITH landed AS (SELECT source_file, count(*) AS n FROM raw.{entity} GROUP BY ALL),
-             staged AS (SELECT source_file, count(*) AS n FROM staging.{entity} GROUP BY ALL),
+             -- a staged record may stand for several landed rows (line items collapsed into one order)
+             staged AS (SELECT source_file, sum(source_rows) AS n FROM staging.{entity} GROUP BY ALL),
              rejected AS (SELECT source_file, count(DISTINCT source_row) AS n FROM quality.rejected_rows
                           WHERE entity = '{entity}' GROUP BY ALL)
         SELECT l.source_file, l.n AS landed, coalesce(s.n, 0) AS staged, coalesce(r.n, 0) AS rejected

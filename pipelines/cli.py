@@ -1,10 +1,11 @@
-"""The `crosswalk` command: `run` the nightly job once in-process, or open the Dagster `ui`."""
+"""The `crosswalk` command: `run` the nightly job once in-process, show its `status`, or open the Dagster `ui`."""
 
 import argparse
 import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from pipelines.settings import PROJECT_DIR, SettingsError, load_settings
@@ -111,17 +112,25 @@ def run(landing: str | None, warehouse: str | None) -> int:
     _dagster_home()
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import all_assets, defs
+    from pipelines.status import RunProgress
 
     started = time.monotonic()
     print(f"Crosswalk nightly run: {settings.landing_dir} -> {settings.warehouse_dir}", flush=True)
+    run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
-        # The console shows warnings and errors (quarantined rows, failed steps); the full event
-        # log is kept in the instance and shown in the UI.
-        result = defs.resolve_job_def("nightly").execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        # The console shows each asset as it is done and Dagster's warnings and errors (quarantined
+        # rows, failed steps), then a summary with one sentence per failed step; the full event log
+        # is kept in the instance and shown in the UI.
+        progress = RunProgress(instance, run_id, sum(len(a.keys) for a in all_assets), sys.stdout)
+        progress.start()
+        try:
+            result = defs.resolve_job_def("nightly").execute_in_process(
+                instance=instance, raise_on_error=False, run_id=run_id,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+        finally:
+            progress.stop()
     elapsed = time.monotonic() - started
     failed_checks = [
         e.event_specific_data.check_name
@@ -141,6 +150,18 @@ def run(landing: str | None, warehouse: str | None) -> int:
               f"{rejected} rows quarantined (quality.rejected_rows)")
     if failed_checks:
         print(f"Failed checks: {', '.join(sorted(set(failed_checks)))} (quality.check_results)")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            error = (error.cause or error) if error else None  # the cause says what went wrong
+            reason = (error.message if error else "no message").strip().splitlines()[0]
+            print(f"Step {event.step_key} failed: {reason} (details: crosswalk ui, run {result.run_id[:8]}; "
+                  f"alerts in {settings.alert_log})", file=sys.stderr)
+    if settings.report_path.exists() and any(
+        e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key and e.asset_key.path == ["publish", "report"]
+        for e in result.all_events
+    ):
+        print(f"Report: {settings.report_path}")
     if was_published:
         print(f"Published: {published}")
         print_headlines(published)
@@ -158,19 +179,73 @@ def ui(port: int, host: str) -> int:
     return subprocess.call(command, cwd=PROJECT_DIR)
 
 
+def status(landing: str | None, warehouse: str | None) -> int:
+    _use_folders(landing, warehouse)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"crosswalk: {exc}", file=sys.stderr)
+        return 2
+    _dagster_home()
+    import dagster as dg
+    import duckdb
+
+    from pipelines.status import render_status
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            print(render_status(settings, instance))
+        except duckdb.IOException as exc:
+            print(f"crosswalk: cannot read the build {settings.build_path} ({str(exc).splitlines()[0]}); "
+                  "a run may be writing it: try again when it ends (crosswalk ui shows running runs).", file=sys.stderr)
+            return 1
+    return 0
+
+
+def suggest_profile(file: str, out: str | None) -> int:
+    from connectors.files import FileRefused
+    from connectors.suggest import suggest
+
+    path = Path(file)
+    if not path.is_file():
+        print(f"crosswalk: {file}: no such file", file=sys.stderr)
+        return 2
+    try:
+        draft = suggest(path)
+    except FileRefused as exc:
+        print(f"crosswalk: {exc}", file=sys.stderr)
+        return 2
+    if out:
+        Path(out).write_text(draft)
+        print(f"Draft profile written to {out}; review it, then move it under schemas/profiles/.")
+    else:
+        print(draft, end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosswalk", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run the nightly job once and print the headline metrics")
     ui_parser = commands.add_parser("ui", help="start the Dagster UI (lineage, runs, checks)")
+    status_parser = commands.add_parser("status", help="last runs, source freshness, failed checks, quarantined rows")
+    profile_parser = commands.add_parser("profile", help="mapping profiles: draft one for an unknown export")
+    profile_commands = profile_parser.add_subparsers(dest="profile_command", required=True)
+    suggest_parser = profile_commands.add_parser("suggest", help="draft a profile from a file's headers and values")
+    suggest_parser.add_argument("file", help="the export (CSV or XLSX)")
+    suggest_parser.add_argument("--out", help="write the draft here instead of printing it")
     ui_parser.add_argument("--port", type=int, default=3000)
     ui_parser.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
-    for sub in (run_parser, ui_parser):
+    for sub in (run_parser, ui_parser, status_parser):
         sub.add_argument("--landing", help="folder of exports (default: landing_dir in crosswalk.yaml)")
         sub.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.landing, args.warehouse)
+    if args.command == "status":
+        return status(args.landing, args.warehouse)
+    if args.command == "profile":
+        return suggest_profile(args.file, args.out)
     _use_folders(args.landing, args.warehouse)
     return ui(args.port, args.host)
 

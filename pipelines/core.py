@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.identity import cluster_records, load_identity_settings, order_references_sql
+from pipelines.identity import load_identity_settings, order_references_sql, resolve_customers
 from pipelines.metadata import table_metadata
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import run_sql_files
@@ -43,32 +43,42 @@ def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
           ("crm_contacts", "crm_sales_orders", "marketing_subscribers", "support_tickets", "inventory_shipments"))],
     **_CORE,
     description="Every person record from every department (CRM contacts and orders, subscribers, ticket "
-    "requesters, ship-to names) with the customer it belongs to and the rule that linked it: same CRM id, "
-    "normalised email, E.164 phone, or the same order. Clusters are connected components.",
+    "requesters, ship-to names) with its customer_key and the link that put it there: an analyst's must_link, "
+    "a deterministic key (CRM id, normalised email, E.164 phone, the same order; shared mailboxes and "
+    "placeholders excluded) or the Fellegi-Sunter model (Splink) on name, email, phone, address and company, "
+    "with its match_probability. Keys are stable across runs (core.customer_key_registry, merges and splits "
+    "in core.customer_key_history); scored pairs and per-field agreements in core.customer_link_evidence; "
+    "borderline pairs in quality.identity_review and identity_review.csv beside the build.",
 )
 def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    review_csv = warehouse.settings().build_path.parent / "identity_review.csv"
     with warehouse.connect() as con:
-        run_sql_files(con, "core/customer_records.sql", "core/customer_edges.sql")
-        clusters = cluster_records(con)
-        run_sql_files(con, "core/customer_identity_map.sql")
+        counts = resolve_customers(con, load_identity_settings().customers, review_csv)
         rules = con.execute(
             "SELECT match_rule, count(*) FROM core.customer_identity_map GROUP BY 1 ORDER BY 1").fetchall()
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "customer_identity_map"),
-            "clusters": dg.MetadataValue.int(clusters),
+            **{name: dg.MetadataValue.int(value) for name, value in counts.items() if name != "model_prior"},
+            "model_prior": dg.MetadataValue.float(counts["model_prior"]),
             "records_by_rule": dg.MetadataValue.json({rule: int(n) for rule, n in rules}),
+            "review_csv": dg.MetadataValue.path(str(review_csv)),
         })
 
 
 @dg.asset(
     key=ORDER_IDENTITY_MAP,
-    deps=[ORDER_REFERENCES],
+    deps=[ORDER_REFERENCES, CUSTOMER_IDENTITY_MAP, staging_key("crm_sales_orders"), staging_key("inventory_shipments")],
     **_CORE,
     description="Every record that names an order, with the order it was reconciled to and the pattern "
-    "that matched. References that match no known order are listed in quality.unmatched_order_refs.",
+    "that matched; a shipment whose reference matches no pattern is matched to its customer's order by "
+    "date and quantity (order_fallback in schemas/identity.yaml). References that match no known order "
+    "are listed in quality.unmatched_order_refs.",
 )
 def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    fallback = load_identity_settings().order_fallback
     with warehouse.connect() as con:
+        con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
+        con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
         run_sql_files(con, "core/order_identity_map.sql")
         unmatched = con.execute("SELECT count(*) FROM quality.unmatched_order_refs").fetchone()[0]
         return dg.MaterializeResult(metadata={

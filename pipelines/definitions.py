@@ -1,4 +1,4 @@
-"""The Crosswalk code location: assets by layer, their checks, the nightly job and its schedule."""
+"""The Crosswalk code location: assets by layer, their checks, the nightly job, its schedule and sensor."""
 
 
 import dagster as dg
@@ -8,11 +8,14 @@ from pipelines.core import core_assets
 from pipelines.marts import marts_assets
 from pipelines.publish import published_warehouse
 from pipelines.raw import landing_files, raw_assets
+from pipelines.report import run_report
 from pipelines.resources import WarehouseResource
 from pipelines.schedules import nightly_job, nightly_schedule
+from pipelines.sensors import landing_folder_sensor
 from pipelines.staging import staging_assets
 
-all_assets = [landing_files, *raw_assets, *staging_assets, *core_assets, *marts_assets, published_warehouse]
+all_assets = [landing_files, *raw_assets, *staging_assets, *core_assets, *marts_assets, published_warehouse,
+              run_report]
 all_checks = build_checks({key for asset in all_assets for key in asset.keys})
 
 
@@ -22,6 +25,7 @@ def build_definitions(config_path: str = "") -> dg.Definitions:
         asset_checks=all_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule()],
+        sensors=[landing_folder_sensor],
         resources={"warehouse": WarehouseResource(config_path=config_path)},
     )
 

@@ -1,11 +1,14 @@
-"""Identity reconciliation control: order-reference patterns and customer clustering.
+"""Identity reconciliation control: the identity settings, order-reference patterns, and
+customer clustering.
 
-The set logic lives in sql/core/*.sql; this module reads the identity settings, builds the
-reference-matching SQL from them and finds connected components with scipy.
+The set logic lives in sql/core/*.sql; this module reads schemas/identity.yaml, builds the
+reference-matching SQL from it, sets the customer-matching rules as SQL variables and macros,
+and finds connected components with scipy (honouring cannot-link decisions and the cluster cap).
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
+from pipelines.identity_linkage import comparison_fields, evidence_sql, score_pairs
+from pipelines.sql_assets import run_sql_files
 from pipelines.staging_sql import ident, literal
 
 SYSTEM_OF_ENTITY = {
@@ -35,9 +40,37 @@ class ReferencePattern:
 
 
 @dataclass(frozen=True)
+class ExcludedKeys:
+    generic_mailboxes: tuple[str, ...]
+    placeholder_emails: tuple[str, ...]
+    placeholder_phones: tuple[str, ...]
+    placeholder_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CustomerSettings:
+    excluded_keys: ExcludedKeys
+    nicknames: Path
+    model: Path
+    match_threshold: float
+    review_threshold: float
+    max_cluster_size: int
+    overrides_dir: Path
+
+
+@dataclass(frozen=True)
+class OrderFallback:
+    """Shipments that name no usable order: matched to their customer's order by date and quantity."""
+    enabled: bool
+    max_days: int
+
+
+@dataclass(frozen=True)
 class IdentitySettings:
     order_references: dict[str, tuple[ReferencePattern, ...]]
     source_priority: tuple[str, ...]
+    customers: CustomerSettings
+    order_fallback: OrderFallback
 
 
 @cache
@@ -62,7 +95,91 @@ def load_identity_settings(path: Path = SCHEMAS_DIR / "identity.yaml") -> Identi
             parsed.append(ReferencePattern(field, pattern))
         references[entity] = tuple(parsed)
     priority = tuple((doc.get("survivorship") or {}).get("source_priority") or ("crm", "marketing", "inventory", "support"))
-    return IdentitySettings(references, priority)
+    customers = _customer_settings(doc.get("customers") or {}, path)
+    fallback = doc.get("order_fallback") or {}
+    order_fallback = OrderFallback(
+        enabled=bool(fallback.get("enabled", True)),
+        max_days=_number(fallback, "max_days", 14, f"{path}: order_fallback", int, 0, 365),
+    )
+    return IdentitySettings(references, priority, customers, order_fallback)
+
+
+def _number(doc: dict, key: str, default, where: str, kind, low, high):
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ProfileError(f"{where}.{key}: expected a number between {low} and {high}, got {value!r}")
+    return kind(value)
+
+
+def _strings(doc: dict, key: str, where: str, regex: bool = False) -> tuple[str, ...]:
+    values = doc.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ProfileError(f"{where}.{key}: expected a list of strings")
+    for i, value in enumerate(values):
+        if regex:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ProfileError(f"{where}.{key}[{i}]: not a regular expression ({exc})") from None
+    return tuple(v.lower() for v in values) if not regex else tuple(values)
+
+
+def _customer_settings(doc: dict, path: Path) -> CustomerSettings:
+    where = f"{path}: customers"
+    excluded = doc.get("excluded_keys") or {}
+    keys = ExcludedKeys(
+        generic_mailboxes=_strings(excluded, "generic_mailboxes", f"{where}.excluded_keys"),
+        placeholder_emails=_strings(excluded, "placeholder_emails", f"{where}.excluded_keys", regex=True),
+        placeholder_phones=_strings(excluded, "placeholder_phones", f"{where}.excluded_keys", regex=True),
+        placeholder_names=_strings(excluded, "placeholder_names", f"{where}.excluded_keys"),
+    )
+    files = {}
+    for key, default in [("nicknames", "identity_nicknames.csv"), ("model", "identity_model.json"),
+                         ("overrides_dir", "identity_overrides")]:
+        files[key] = path.parent / str(doc.get(key) or default)
+        if key != "overrides_dir" and not files[key].is_file():
+            raise ProfileError(f"{where}.{key}: no such file {files[key]}")
+    match = _number(doc, "match_threshold", 0.95, where, float, 0, 1)
+    review = _number(doc, "review_threshold", 0.5, where, float, 0, 1)
+    if review > match:
+        raise ProfileError(f"{where}.review_threshold: {review} is above match_threshold {match}")
+    return CustomerSettings(
+        excluded_keys=keys, nicknames=files["nicknames"], model=files["model"], match_threshold=match,
+        review_threshold=review, max_cluster_size=_number(doc, "max_cluster_size", 500, where, int, 2, 10**9),
+        overrides_dir=files["overrides_dir"],
+    )
+
+
+def prepare_customer_matching(con: duckdb.DuckDBPyConnection, settings: CustomerSettings) -> None:
+    """The exclusion lists as SQL macros (cw_usable_email/phone/name) and the nickname table."""
+    keys = settings.excluded_keys
+    con.execute("SET VARIABLE generic_mailboxes = ?", [list(keys.generic_mailboxes) or [""]])
+    # one alternation per list: a single regexp_matches per value instead of one per pattern
+    con.execute("SET VARIABLE placeholder_emails = ?", ["|".join(f"(?:{p})" for p in keys.placeholder_emails) or "^$"])
+    con.execute("SET VARIABLE placeholder_phones = ?", ["|".join(f"(?:{p})" for p in keys.placeholder_phones) or "^$"])
+    con.execute("SET VARIABLE placeholder_names = ?", [list(keys.placeholder_names) or [""]])
+    con.execute("SET VARIABLE match_threshold = ?", [settings.match_threshold])
+    con.execute("SET VARIABLE review_threshold = ?", [settings.review_threshold])
+    # orders2@ and sales-team@ are as shared as orders@
+    con.execute("""
+        CREATE OR REPLACE TEMP MACRO cw_is_shared_mailbox(e) AS list_contains(
+            getvariable('generic_mailboxes'), regexp_replace(split_part(e, '@', 1), '[0-9._-]+$', ''))""")
+    con.execute("""
+        CREATE OR REPLACE TEMP MACRO cw_usable_email(e) AS CASE
+            WHEN e IS NULL OR cw_is_shared_mailbox(e)
+                 OR regexp_matches(e, getvariable('placeholder_emails'))
+            THEN NULL ELSE e END""")
+    con.execute("""
+        CREATE OR REPLACE TEMP MACRO cw_usable_phone(v) AS CASE
+            WHEN v IS NULL OR regexp_matches(v, getvariable('placeholder_phones'))
+            THEN NULL ELSE v END""")
+    con.execute("""
+        CREATE OR REPLACE TEMP MACRO cw_usable_name(n) AS CASE
+            WHEN nullif(trim(n), '') IS NULL OR list_contains(getvariable('placeholder_names'), lower(trim(n)))
+            THEN NULL ELSE trim(n) END""")
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_nicknames AS "
+                "SELECT DISTINCT lower(trim(name)) AS name, lower(trim(canonical)) AS canonical "
+                "FROM read_csv(?, header = true, all_varchar = true)", [str(settings.nicknames)])
 
 
 def order_references_sql(settings: IdentitySettings) -> str:
@@ -85,14 +202,130 @@ def order_references_sql(settings: IdentitySettings) -> str:
     return "CREATE OR REPLACE TABLE core.order_references AS\n" + "\nUNION ALL\n".join(selects)
 
 
-def cluster_records(con: duckdb.DuckDBPyConnection) -> int:
-    """Write core.customer_clusters(record_id, cluster_id) from core.customer_edges; returns clusters."""
-    n = con.execute("SELECT coalesce(max(record_id), 0) FROM core.customer_records").fetchone()[0]
-    edges = con.execute("SELECT record_a, record_b FROM core.customer_edges").fetchnumpy()
-    a = np.asarray(edges["record_a"], dtype=np.int64) - 1
-    b = np.asarray(edges["record_b"], dtype=np.int64) - 1
+OVERRIDE_COLUMNS = ("source_file_a", "source_row_a", "source_file_b", "source_row_b", "decision")
+DECISIONS = ("must_link", "cannot_link")
+
+
+def read_overrides(directory: Path) -> pd.DataFrame:
+    """Every analyst decision in <directory>/*.csv; rows with an empty decision are skipped."""
+    rows = []
+    for path in sorted(directory.glob("*.csv")) if directory.is_dir() else []:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in OVERRIDE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ProfileError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(OVERRIDE_COLUMNS)}")
+            for line, row in enumerate(reader, start=1):
+                decision = (row["decision"] or "").strip().lower()
+                if not decision:
+                    continue
+                if decision not in DECISIONS:
+                    raise ProfileError(f"{path}: row {line}, column decision: '{row['decision']}' is not one of {', '.join(DECISIONS)}")
+                for side in ("a", "b"):
+                    value = (row[f"source_row_{side}"] or "").strip()
+                    if not value.isdigit():
+                        raise ProfileError(f"{path}: row {line}, column source_row_{side}: '{value}' is not a row number")
+                rows.append({"source_file_a": row["source_file_a"].strip(), "source_row_a": int(row["source_row_a"]),
+                             "source_file_b": row["source_file_b"].strip(), "source_row_b": int(row["source_row_b"]),
+                             "decision": decision, "override_file": path.name, "override_row": line})
+    return pd.DataFrame(rows, columns=[*OVERRIDE_COLUMNS, "override_file", "override_row"]).astype(
+        {"source_row_a": "int64", "source_row_b": "int64", "override_row": "int64"})
+
+
+def load_overrides(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
+    """core.customer_overrides(record_a, record_b, decision, ...); returns decisions naming no record."""
+    decisions = read_overrides(directory)
+    con.register("cw_override_rows", decisions)
+    con.execute("""
+        CREATE OR REPLACE TABLE core.customer_overrides AS
+        SELECT a.record_id AS record_a, b.record_id AS record_b, o.*
+        FROM cw_override_rows o
+        LEFT JOIN core.customer_records a ON a.source_file = o.source_file_a AND a.source_row = o.source_row_a
+        LEFT JOIN core.customer_records b ON b.source_file = o.source_file_b AND b.source_row = o.source_row_b""")
+    con.unregister("cw_override_rows")
+    unknown = con.execute("SELECT count(*) FROM core.customer_overrides WHERE record_a IS NULL OR record_b IS NULL").fetchall()[0][0]
+    con.execute("DELETE FROM core.customer_overrides WHERE record_a IS NULL OR record_b IS NULL")
+    return int(unknown)
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
-    clusters = pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64), "cluster_id": labels.astype(np.int64)})
+    return connected_components(graph, directed=False)[1]
+
+
+def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> dict:
+    """core.customer_clusters(record_id, cluster_id, oversized) from the kept core.customer_edges.
+
+    Connected components, then two guards: a cluster above max_cluster_size, or holding two
+    records an analyst said are different people, loses its model links; if a cannot-link pair is
+    still joined (by shared keys), its second record (source_file_b, source_row_b) is detached: it
+    loses every link but analysts' must-links.
+    Dropped links stay in core.customer_edges with the reason.
+    """
+    n = con.execute("SELECT coalesce(max(record_id), 0) FROM core.customer_records").fetchall()[0][0]
+    edges = con.execute("SELECT record_a, record_b, rule FROM core.customer_edges ORDER BY record_a, record_b, rule").df()
+    a = edges["record_a"].to_numpy(dtype=np.int64) - 1
+    b = edges["record_b"].to_numpy(dtype=np.int64) - 1
+    rule = edges["rule"].to_numpy()
+    cannot = con.execute("SELECT record_a - 1, record_b - 1 FROM core.customer_overrides "
+                         "WHERE decision = 'cannot_link'").fetchnumpy()
+    ca, cb = (np.asarray(v, dtype=np.int64) for v in cannot.values())
+    dropped = np.full(len(a), None, dtype=object)
+
+    labels = first = _components(n, a, b)
+    sizes = np.bincount(labels, minlength=n)
+    oversized = np.flatnonzero(sizes > max_cluster_size)
+    conflicted = np.unique(labels[ca][labels[ca] == labels[cb]])
+    for reason, bad in [("cluster above max_cluster_size", oversized), ("cannot_link override", conflicted)]:
+        hit = (rule == "probabilistic") & np.isin(labels[a], bad) & (dropped == None)  # noqa: E711
+        dropped[hit] = reason
+    kept = dropped == None  # noqa: E711
+    labels = _components(n, a[kept], b[kept])
+    still = (labels[ca] == labels[cb])
+    if still.any():
+        isolated = np.unique(cb[still])
+        hit = kept & (rule != "must_link") & (np.isin(a, isolated) | np.isin(b, isolated))
+        dropped[hit] = "cannot_link override"
+        kept = dropped == None  # noqa: E711
+        labels = _components(n, a[kept], b[kept])
+    big = np.isin(labels, np.flatnonzero(np.bincount(labels, minlength=n) > max_cluster_size))
+    was_big = np.isin(first, oversized)
+
+    con.register("cw_dropped", pd.DataFrame({"i": np.arange(len(a)), "dropped_reason": dropped.astype(str)})
+                 .loc[lambda d: d["dropped_reason"] != "None"])
+    con.execute("""
+        CREATE OR REPLACE TABLE core.customer_edges AS
+        SELECT e.*, d.dropped_reason
+        FROM (SELECT *, row_number() OVER (ORDER BY record_a, record_b, rule) - 1 AS i FROM core.customer_edges) e
+        LEFT JOIN cw_dropped d USING (i)
+        ORDER BY record_a, record_b, rule""")
+    con.unregister("cw_dropped")
+    con.execute("ALTER TABLE core.customer_edges DROP COLUMN i")
+    clusters = pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64), "cluster_id": labels.astype(np.int64),
+                             "oversized": was_big | big})
     con.execute("CREATE OR REPLACE TABLE core.customer_clusters AS SELECT * FROM clusters")
-    return int(count)
+    return {"clusters": int(labels.max() + 1) if n else 0, "oversized_clusters": int(len(oversized)),
+            "dropped_links": int((~kept).sum())}
+
+
+def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path) -> dict:
+    """The whole customer resolution on the build: records, model scores, overrides, links,
+    clusters, stable keys, the identity map, link evidence and the review queue (also as CSV)."""
+    prepare_customer_matching(con, settings)
+    run_sql_files(con, "core/customer_records.sql", "core/customer_linkage_input.sql")
+    scoring = score_pairs(con, settings.model, settings.review_threshold)
+    unknown_overrides = load_overrides(con, settings.overrides_dir)
+    run_sql_files(con, "core/customer_edges.sql")
+    clustering = cluster_records(con, settings.max_cluster_size)
+    run_sql_files(con, "core/customer_keys.sql", "core/customer_identity_map.sql")
+    con.execute("BEGIN")
+    try:
+        con.execute(evidence_sql(comparison_fields(settings.model)))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
+    review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
+    return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
+            "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides}

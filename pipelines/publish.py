@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from connectors.profiles import load_profiles
+from pipelines.bi_views import describe_published_file
 from pipelines.core import core_assets
 from pipelines.marts import marts_assets
 from pipelines.resources import WarehouseResource, prepare_connection
@@ -25,7 +26,8 @@ from pipelines.staging_sql import ident
 
 PUBLISHED = dg.AssetKey(["publish", "crosswalk_duckdb"])
 PUBLISHED_TABLES = (
-    "core.customers", "core.customer_identity_map", "core.orders", "core.order_identity_map",
+    "core.customers", "core.customer_identity_map", "core.customer_key_history", "core.customer_link_evidence",
+    "core.orders", "core.order_identity_map",
     "core.fulfilments", "core.tickets", "core.campaigns",
     "marts.order_to_delivery_monthly", "marts.onboarding_cohorts_monthly", "marts.customer_360",
     "marts.metric_catalog",
@@ -59,7 +61,7 @@ def _column_expr(column: str, policy: str) -> str | None:
 def _personal_headers() -> dict[str, set[str]]:
     """Per profile, the delivered headers that hold personal data."""
     return {
-        p.name: {c.header for f, c in p.columns.items() if p.entity.fields[f].personal}
+        p.name: {h for f, c in p.columns.items() if p.entity.fields[f].personal for h in c.headers}
         for p in load_profiles()
     }
 
@@ -98,6 +100,7 @@ def write_published_copy(build: Path, target: Path, settings: Settings) -> dict[
         if settings.personal_data != "keep":
             _scrub_raw_records(con)
         con.execute("DETACH build")
+        describe_published_file(con, settings)
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -7,8 +7,12 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from connectors.files import FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files, read_records
-from connectors.profiles import Entity, Profile, load_entities, load_profiles, normalise_header
+from connectors.files import (
+    MAX_FIELD_BYTES, FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files, read_records,
+)
+from connectors.profiles import (
+    Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
+)
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import LINEAGE_COLUMNS, ident
@@ -24,7 +28,8 @@ LANDING_COLUMNS = {
     "load_id": "VARCHAR", "source_file": "VARCHAR", "relative_path": "VARCHAR", "source_sheet": "VARCHAR",
     "file_hash": "VARCHAR", "size_bytes": "BIGINT", "profile": "VARCHAR", "entity": "VARCHAR",
     "family": "VARCHAR", "status": "VARCHAR", "message": "VARCHAR", "header_index": "BIGINT",
-    "headers": "VARCHAR", "unmapped_headers": "VARCHAR",
+    "headers": "VARCHAR", "unmapped_headers": "VARCHAR", "missing_headers": "VARCHAR",
+    "encoding": "VARCHAR", "delimiter": "VARCHAR",
 }
 
 
@@ -32,7 +37,8 @@ def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
-def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str) -> list[dict]:
+def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
+                   overrides: tuple[Override, ...] = ()) -> list[dict]:
     """One row per CSV file or sheet: what it is, and whether it will be loaded."""
     rows, first_seen = [], {}
     for path in list_landing_files(landing_dir):
@@ -40,14 +46,14 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
             "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": path.stat().st_size,
             "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
-            "unmapped_headers": None,
+            "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
         }
         if base["file_hash"] in first_seen:
             rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})
             continue
         first_seen[base["file_hash"]] = base["relative_path"]
         try:
-            tables = discover_tables(path, profiles)
+            tables = discover_tables(path, profiles, overrides)
         except FileRefused as exc:
             rows.append(base | {"status": "refused", "message": str(exc)})
             continue
@@ -56,24 +62,64 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
     return rows
 
 
+def _relative(path: Path) -> str:
+    """A profile file as the user would find it (schemas/profiles/...)."""
+    parts = path.parts
+    return "/".join(parts[parts.index("schemas"):]) if "schemas" in parts else str(path)
+
+
 def _table_row(table: LandingTable) -> dict:
     row = {
         "source_file": table.source_file, "source_sheet": table.sheet, "header_index": table.header_index,
-        "headers": json.dumps(table.headers, ensure_ascii=False),
+        "headers": json.dumps(table.headers, ensure_ascii=False), "encoding": table.encoding,
+        "delimiter": table.delimiter,
     }
+    if table.skipped:
+        return row | {"status": "skipped", "message": f"{table.source_file}: {table.skipped}"}
     if table.profile is None:
         return row | {
             "status": "unrecognised",
             "message": f"{table.source_file}: no mapping profile matches the headers {table.headers[:12]}; "
-            "add a profile under schemas/profiles/",
+            "add a profile under schemas/profiles/ (crosswalk profile suggest FILE drafts one)",
         }
-    mapped = table.profile.header_keys()
-    unmapped = [h for h in table.headers if h and normalise_header(h) not in mapped]
-    return row | {
-        "status": "ready", "profile": table.profile.name, "entity": table.profile.entity.name,
-        "family": table.profile.family, "unmapped_headers": json.dumps(unmapped, ensure_ascii=False),
-        "message": f"{table.source_file}: profile {table.profile.name} ({table.profile.tool})",
-    }
+    profile = table.profile
+    where = _relative(profile.path)
+    missing = profile.missing_columns(table.headers)
+    unmapped = profile.unmapped_headers(table.headers)
+    row |= {"profile": profile.name, "entity": profile.entity.name, "family": profile.family,
+            "unmapped_headers": json.dumps(unmapped, ensure_ascii=False),
+            "missing_headers": json.dumps([c.header for c in missing], ensure_ascii=False)}
+    required = profile.missing_required(table.headers)
+    if required:
+        names = ", ".join(f"'{c.header}' (field {c.field})" for c in required)
+        return row | {
+            "status": "refused",
+            "message": f"{table.source_file}: the required column {names} of profile {profile.name} is missing; "
+            f"if it was renamed, add the new name to `header:` of {required[0].field} in {where} "
+            f"(e.g. header: [{required[0].header}, New Name])",
+        }
+    duplicated = _duplicated_mapped(table.headers, profile)
+    if duplicated:
+        return row | {"status": "refused", "message": f"{table.source_file}: {duplicated}"}
+    notes = [f"profile {profile.name} ({profile.tool})", *table.notes]
+    if unmapped:
+        notes.append(f"new columns kept in raw_record, not mapped: {unmapped}")
+    if missing:
+        notes.append(f"columns missing (values left empty): {[c.header for c in missing]}; edit {where} "
+                     "if they were renamed")
+    return row | {"status": "ready", "message": f"{table.source_file}: " + "; ".join(notes)}
+
+
+def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
+    """A mapped column whose header appears twice: which one holds the value cannot be known."""
+    keys = [normalise_header(h) for h in headers]
+    for column in profile.columns.values():
+        for name in column.headers:
+            positions = [i + 1 for i, k in enumerate(keys) if k == normalise_header(name)]
+            if len(positions) > 1:
+                return (f"the header '{name}' (field {column.field}) appears {len(positions)} times, in columns "
+                        f"{', '.join(map(str, positions))}; rename or remove the extra one")
+    return None
 
 
 @dg.asset(
@@ -89,10 +135,12 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
                          f"{settings.config_path} or pass --landing.")
-    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run.run_id)
+    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run.run_id, load_overrides())
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
     for row in rows:
-        if row["status"] != "ready":
+        drift = row["status"] == "ready" and (json.loads(row["unmapped_headers"] or "[]")
+                                               or json.loads(row["missing_headers"] or "[]"))
+        if row["status"] != "ready" or drift:
             context.log.warning(f"{row['relative_path']}: {row['status']}: {row['message']}")
     with warehouse.connect() as con:
         columns = ", ".join(f"{ident(c)} {t}" for c, t in LANDING_COLUMNS.items())
@@ -111,27 +159,49 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
 
 
+def _unique_headers(headers: list[str]) -> list[str]:
+    """Header names made unique for raw_record keys (a repeated header gets ' (2)')."""
+    seen: dict[str, int] = {}
+    out = []
+    for h in headers:
+        seen[h] = seen.get(h, 0) + 1
+        out.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+    return out
+
+
+def _row_problem(table: LandingTable, cells: list[str], width: int) -> str | None:
+    filled = len(cells)
+    while filled and not str(cells[filled - 1]).strip():
+        filled -= 1
+    if filled > width or (table.sheet is None and len(cells) != width):
+        return f"the row has {len(cells) if table.sheet is None else filled} fields where the header has {width}"
+    for header, cell in zip(table.headers, cells):
+        if len(cell) > MAX_FIELD_BYTES:
+            return f"the value in column '{header}' is {len(cell):,} characters long, above the limit of {MAX_FIELD_BYTES:,}"
+    return None
+
+
+def _clipped(value: str) -> str:
+    """An oversized cell is not carried on in full; its row is quarantined (_row_problem)."""
+    return value if len(value) <= MAX_FIELD_BYTES else value[:200] + f"... ({len(value):,} characters)"
+
+
 def _records_frame(table: LandingTable, entity: Entity, lineage: dict) -> pd.DataFrame:
     """The table's records with cells placed under canonical field names, all text."""
-    positions = {}
-    for index, header in enumerate(table.headers):
-        positions.setdefault(normalise_header(header), index)
     fields = {
-        name: positions[normalise_header(col.header)] for name, col in table.profile.columns.items()
+        name: index for name, col in table.profile.columns.items()
+        if (index := col.position(table.headers)) is not None
     }
     width = len(table.headers)
+    keys = _unique_headers(table.headers)
     records = []
     for number, cells in read_records(table):
-        filled = len(cells)
-        while filled and not str(cells[filled - 1]).strip():
-            filled -= 1
-        problem = None
-        if filled > width or (table.sheet is None and len(cells) != width):
-            problem = f"the row has {len(cells) if table.sheet is None else filled} fields where the header has {width}"
+        problem = _row_problem(table, cells, width)
+        cells = [_clipped(c) for c in cells]
         record = {name: (cells[i] if i < len(cells) else None) for name, i in fields.items()}
         record["source_row"] = number
         record["row_problem"] = problem
-        record["raw_record"] = json.dumps(dict(zip(table.headers, cells)), ensure_ascii=False)
+        record["raw_record"] = json.dumps(dict(zip(keys, cells)), ensure_ascii=False)
         records.append(record)
     frame = pd.DataFrame.from_records(records, columns=["source_row", "row_problem", "raw_record", *fields])
     for name, value in lineage.items():
@@ -164,14 +234,15 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         columns = _raw_columns(entity)
         with warehouse.connect() as con:
             ready = con.execute(
-                "SELECT relative_path, source_sheet, header_index, headers, profile, file_hash, source_file "
+                "SELECT relative_path, source_sheet, header_index, headers, profile, file_hash, source_file, "
+                "encoding, delimiter "
                 "FROM raw.landing_files WHERE status = 'ready' AND entity = ? ORDER BY relative_path, source_sheet",
                 [entity.name],
             ).fetchall()
             frames = []
-            for relative_path, sheet, header_index, headers, profile, file_hash, source_file in ready:
+            for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
                 table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
-                                     json.loads(headers), profiles[profile])
+                                     json.loads(headers), profiles[profile], encoding, delimiter)
                 lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
                            "file_hash": file_hash, "profile": profile}
                 frames.append(_records_frame(table, entity, lineage))

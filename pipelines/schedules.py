@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from pipelines.alerts import alert_on_failure
 from pipelines.settings import load_settings
 
 # In-process: one asset after another in one process, about 60 ms per asset here instead of
@@ -11,6 +12,7 @@ nightly_job = dg.define_asset_job(
     name="nightly",
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
+    hooks={alert_on_failure},
     description="Landing files to the published BI file: raw, staging, core, marts, checks, publish.",
 )
 

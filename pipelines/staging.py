@@ -42,7 +42,10 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
     def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         profiles = [p for p in load_profiles() if p.entity.name == entity.name]
         typed = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
-        keep = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, *entity.fields))
+        # source_rows: how many landed rows the record stands for (several where a profile
+        # collapses line rows into one record, see record_key in the profile)
+        keep = ", ".join([*(ident(c) for c in LINEAGE_COLUMNS), "len(source_rows) AS source_rows",
+                          *(ident(c) for c in entity.fields)])
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
@@ -52,9 +55,11 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             con.execute(
                 """INSERT INTO quality.rejected_rows
-                   SELECT ?, source_file, source_sheet, source_row, e.column_name, e.source_column, e.reason,
-                          raw_record, profile, load_id
-                   FROM (SELECT *, unnest(errors) AS e FROM typed WHERE len(errors) > 0)
+                   SELECT * FROM (
+                       -- a record made of several line rows is quarantined line by line
+                       SELECT ?, source_file, source_sheet, unnest(source_rows) AS source_row, e.column_name,
+                              e.source_column, e.reason, unnest(raw_records), profile, load_id
+                       FROM (SELECT *, unnest(errors) AS e FROM typed WHERE len(errors) > 0))
                    ORDER BY source_file, source_row""",
                 [entity.name],
             )

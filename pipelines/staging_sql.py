@@ -33,6 +33,42 @@ def _quoted_value(v: str) -> str:
     return f"'''' || {v} || ''''"
 
 
+# Excel cells holding dates as plain numbers (serial days since 1899-12-30), and the ISO text
+# that real Excel date cells are read as, are accepted besides the profile's own format.
+EXCEL_SERIAL = r"^\d{5}(\.\d+)?$"
+ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+def _excel_serial(v: str) -> str:
+    return (f"CASE WHEN regexp_matches({v}, {literal(EXCEL_SERIAL)}) THEN "
+            f"TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(TRY_CAST({v} AS DOUBLE) * 86400e6) AS BIGINT)) END")
+
+
+def _formats(fmt: str) -> str:
+    listed = [fmt, *(f for f in ISO_FORMATS if f != fmt)]
+    return "[" + ", ".join(literal(f) for f in listed) + "]"
+
+
+def _money(profile: Profile, v: str) -> str:
+    """Money text to a decimal. A profile may declare its separators; otherwise a comma followed
+    by one or two final digits is a decimal comma (12,50 or 1.234,50), any other comma groups
+    thousands (1,234.50)."""
+    text = f"regexp_replace({v}, '[£$€\\s\u00a0]|GBP|EUR|USD', '', 'g')"
+    declared = profile.formats.get("money")
+    if declared:
+        decimal, thousands = profile.money_format()
+        if thousands:
+            text = f"replace({text}, {literal(thousands)}, '')"
+        if decimal != ".":
+            text = f"replace({text}, {literal(decimal)}, '.')"
+    else:
+        text = (f"CASE WHEN regexp_matches({text}, ',\\d{{1,2}}$') "
+                f"THEN replace(replace({text}, '.', ''), ',', '.') ELSE replace({text}, ',', '') END")
+    # accounting negatives "(12.50)"
+    text = f"regexp_replace({text}, '^\\((.*)\\)$', '-\\1')"
+    return f"TRY_CAST({text} AS DECIMAL(18, 2))"
+
+
 def _typed(spec: FieldSpec, column: ColumnMap | None, profile: Profile, v: str) -> tuple[str, str | None]:
     """(typed expression, description of the expected form used in error messages)."""
     t = spec.type
@@ -44,23 +80,26 @@ def _typed(spec: FieldSpec, column: ColumnMap | None, profile: Profile, v: str) 
         return f"cw_phone({v}, {literal(profile.phone_region)})", f"a phone number ({profile.phone_region})"
     if t == "timestamp":
         fmt = profile.format_for(column, "timestamp") or "%Y-%m-%d %H:%M:%S"
-        expr = f"timezone({literal(profile.timezone)}, try_strptime({v}, {literal(fmt)}))"
+        local = f"coalesce(try_strptime({v}, {_formats(fmt)}), {_excel_serial(v)})"
+        if "%z" in fmt or "%Z" in fmt:
+            # the text carries its own offset; naive fallbacks are in the profile's zone
+            naive = f"coalesce(try_strptime({v}, {_formats(ISO_FORMATS[0])}), {_excel_serial(v)})"
+            expr = f"coalesce(try_strptime({v}, {literal(fmt)}), timezone({literal(profile.timezone)}, {naive}))"
+            return expr, f"a date-time in the form {fmt}"
+        expr = f"timezone({literal(profile.timezone)}, {local})"
         return expr, f"a date-time in the form {fmt} ({profile.timezone})"
     if t == "date":
         fmt = profile.format_for(column, "date") or "%Y-%m-%d"
-        return f"CAST(try_strptime({v}, {literal(fmt)}) AS DATE)", f"a date in the form {fmt}"
+        return (f"CAST(coalesce(try_strptime({v}, {_formats(fmt)}), {_excel_serial(v)}) AS DATE)",
+                f"a date in the form {fmt}")
     if t == "integer":
-        return f"TRY_CAST({v} AS BIGINT)", "a whole number"
+        return f"TRY_CAST(regexp_replace(replace({v}, ' ', ''), '\\.0+$', '') AS BIGINT)", "a whole number"
     if t == "money":
-        decimal, thousands = profile.money_format()
-        text = f"regexp_replace({v}, '[£$€\\s]|GBP|EUR|USD', '', 'g')"
-        if thousands:
-            text = f"replace({text}, {literal(thousands)}, '')"
-        if decimal != ".":
-            text = f"replace({text}, {literal(decimal)}, '.')"
-        return f"TRY_CAST({text} AS DECIMAL(18, 2))", "an amount of money"
+        return _money(profile, v), "an amount of money"
     if t == "enum":
         words = column.values if column else {}
+        if not words:  # the profile does not map this field
+            return "CAST(NULL AS VARCHAR)", None
         cases = " ".join(f"WHEN {literal(k.casefold())} THEN {literal(val)}" for k, val in words.items())
         listed = ", ".join(words)
         return f"CASE lower({v}) {cases} ELSE NULL END", f"one of: {listed} (profile {profile.name})"
@@ -75,14 +114,56 @@ def _problem(field: str, header: str | None, condition: str, reason_sql: str) ->
     )
 
 
+# A timestamp more than a day ahead of the run is kept (a clock or time-zone slip should not
+# drop a real order) but listed in quality.value_issues.
+FUTURE_SLACK = "INTERVAL 1 DAY"
+
+
+def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
+    """The profile's raw rows; where several rows make one record (record_key), one row per
+    record: each field's first non-empty value in row order, or the sum of the line values."""
+    lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
+    where = f"profile = {literal(profile.name)}"
+    if not profile.record_key:
+        return f"(SELECT {lineage}, row_problem, raw_record, [source_row] AS source_rows, [raw_record] AS raw_records, " \
+               f"{', '.join(ident(f) for f in entity.fields)} FROM {raw_table} WHERE {where})"
+    key = ident(profile.record_key)
+    fields = []
+    for name in entity.fields:
+        column = profile.columns.get(name)
+        v = f"nullif(trim({ident(name)}), '')"
+        if column and column.aggregate == "sum":
+            # a line value that is not a number is passed on as it is, so typing rejects the record
+            number = f"TRY_CAST(regexp_replace({v}, '[^0-9.\\-]', '', 'g') AS DECIMAL(18, 2))"
+            fields.append(f"CASE WHEN count(*) FILTER (WHERE {v} IS NOT NULL AND {number} IS NULL) > 0 "
+                          f"THEN first({v} ORDER BY source_row) FILTER (WHERE {v} IS NOT NULL AND {number} IS NULL) "
+                          f"ELSE CAST(sum({number}) AS VARCHAR) END AS {ident(name)}")
+        else:
+            fields.append(f"first({v} ORDER BY source_row) FILTER (WHERE {v} IS NOT NULL) AS {ident(name)}")
+    return (
+        f"(SELECT load_id, source_file, source_sheet, min(source_row) AS source_row, file_hash, profile,\n"
+        f"   string_agg(row_problem, '; ' ORDER BY source_row) AS row_problem,\n"
+        f"   first(raw_record ORDER BY source_row) AS raw_record,\n"
+        f"   list(source_row ORDER BY source_row) AS source_rows, list(raw_record ORDER BY source_row) AS raw_records,\n"
+        f"   {', '.join(fields)}\n"
+        f" FROM {raw_table} WHERE {where}\n"
+        # a row without the key cannot be placed in a record: it stands alone (and is rejected)
+        f" GROUP BY load_id, source_file, source_sheet, file_hash, profile,\n"
+        f"   coalesce(nullif(trim({key}), ''), '#row ' || source_row))"
+    )
+
+
 def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
     """SELECT typing the rows of one profile in the raw table."""
     selects, errors, issues = [], [], []
     errors.append(_problem("*", None, "row_problem IS NOT NULL", "row_problem"))
+    nulls = [n.casefold() for n in profile.null_values]
     for spec in entity.fields.values():
         column = profile.columns.get(spec.name)
         header = column.header if column else None
         v = f"nullif(trim({ident(spec.name)}), '')"
+        if nulls:
+            v = f"CASE WHEN lower(trim({ident(spec.name)})) IN ({', '.join(literal(n) for n in nulls)}) THEN NULL ELSE {v} END"
         expr, expected = _typed(spec, column, profile, v)
         selects.append(f"CAST({expr} AS {SQL_TYPES[spec.type]}) AS {ident(spec.name)}")
         if spec.required:
@@ -93,6 +174,9 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
             (issues if spec.type in ("email", "phone") else errors).append(
                 _problem(spec.name, header, unreadable, reason)
             )
+        if spec.type == "timestamp":
+            issues.append(_problem(spec.name, header, f"({expr}) > now() + {FUTURE_SLACK}",
+                                   f"'the date ' || {_quoted_value(v)} || ' is in the future; kept'"))
         if spec.min is not None:
             errors.append(_problem(spec.name, header, f"({expr}) < {spec.min}",
                                    f"'value ' || {v} || ' is below the minimum {spec.min}'"))
@@ -101,10 +185,10 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
                                    f"'value ' || {v} || ' is above the maximum {spec.max}'"))
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
     return (
-        f"SELECT {lineage}, raw_record, {', '.join(selects)},\n"
+        f"SELECT {lineage}, raw_record, source_rows, raw_records, {', '.join(selects)},\n"
         f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
         f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
-        f"FROM {raw_table} WHERE profile = {literal(profile.name)}"
+        f"FROM {_source(entity, profile, raw_table)}"
     )
 
 
@@ -114,7 +198,7 @@ def typed_rows_sql(entity: Entity, profiles: list[Profile], raw_table: str) -> s
         lineage = ", ".join(
             f"CAST(NULL AS {'BIGINT' if c == 'source_row' else 'VARCHAR'}) AS {ident(c)}"
             for c in (*LINEAGE_COLUMNS, "raw_record")
-        )
+        ) + ", CAST([] AS BIGINT[]) AS source_rows, CAST([] AS VARCHAR[]) AS raw_records"
         fields = ", ".join(f"CAST(NULL AS {SQL_TYPES[s.type]}) AS {ident(s.name)}" for s in entity.fields.values())
         empty = f"CAST([] AS {PROBLEM_TYPE}[])"
         return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues WHERE false"

@@ -32,6 +32,23 @@ class Person:
     onboarded_at: datetime | None = None  # CRM Onboarding Completed Date (None if not recorded)
     churned_at: datetime | None = None  # CRM Churn Date
     duplicate: str | None = None  # 'email' or 'phone': how the second CRM record matches
+    # Hard cases for identity resolution (samplegen/hardcases.py).
+    shared_mailbox: str | None = None  # info@/orders@ of a business, used by several people there
+    new_last_name: str | None = None  # surname changed at surname_changed_at
+    surname_changed_at: datetime | None = None
+    new_address: tuple[str, str, str] | None = None  # (street, city, postcode) from moved_at
+    moved_at: datetime | None = None
+    typo_email: str | None = None  # the canonical address with a slip in the domain (gmial.com)
+    has_namesake: bool = False  # another person has the same name in the same town
+
+    def last_name_at(self, t: datetime) -> str:
+        changed = self.surname_changed_at is not None and t >= self.surname_changed_at
+        return self.new_last_name if changed else self.last_name
+
+    def address_at(self, t: datetime) -> tuple[str, str, str]:
+        if self.moved_at is not None and t >= self.moved_at:
+            return self.new_address
+        return self.street, self.city, self.postcode
 
 
 @dataclass
@@ -95,10 +112,17 @@ class Business:
 
 @dataclass
 class RowRef:
-    """What one exported data row really is; bad rows name their broken column."""
+    """What one exported data row really is; bad rows name their broken column.
+
+    email and phone are the canonical values the row carries (before any mess), so the truth
+    can tell which rows share an identifier; hard_cases names the identity traps in the row.
+    """
     person_id: str | None = None
     order_id: int | None = None
     bad_column: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    hard_cases: tuple[str, ...] = ()
 
 
 @dataclass

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from . import reference as ref
 from .clock import (AS_OF, CUSTOMERS_FROM, CUSTOMERS_TO, GO_LIVE, LEADS_FROM, ORDERS_UNTIL,
                     STANDARD_PROMISE_DAYS, after, into_hours, local_date, random_day, time_of_day)
+from .hardcases import (add_namesakes, add_shared_mailboxes, change_surnames, colleague_ticket_times,
+                        mistype_email_domains, move_house)
 from .people import Registry, give_alt_email, make_person
 from .records import Business, Campaign, Order, Person, Ticket
 
@@ -21,10 +23,15 @@ def simulate(seed: int, scale: float) -> Business:
     registry = Registry(rng)
     biz = Business(seed=seed, scale=scale)
     customers = [make_customer(registry, rng) for _ in range(max(1, round(400 * scale)))]
+    customers += add_namesakes(customers, max(2, round(4 * scale)), make_customer, registry, rng)
     leads = [make_lead(registry, rng) for _ in range(max(1, round(640 * scale)))]
     others = [make_other(registry, rng) for _ in range(max(1, round(12 * scale)))]
-    biz.people = number_people(customers + leads + others)
+    colleagues = add_shared_mailboxes(customers, 0.3, registry, rng)
+    biz.people = number_people(customers + leads + others + colleagues)
     give_alt_emails(customers, registry, rng)
+    change_surnames(customers, 0.04, rng)
+    move_house(customers, 0.04, rng)
+    mistype_email_domains(customers, 0.04, registry, rng)
     subscribe(customers, leads, rng)
     biz.campaigns = make_campaigns(rng)
     orders = [o for c in customers for o in customer_orders(c, rng)]
@@ -38,7 +45,7 @@ def simulate(seed: int, scale: float) -> Business:
             fulfil(order, by_id[order.person_id], rng)
     error_tickets = add_errors(biz.orders, rng)
     record_onboarding(customers, biz.orders, rng)
-    biz.tickets = make_tickets(customers, leads, biz.orders, error_tickets, rng)
+    biz.tickets = make_tickets(customers, leads + colleagues, biz.orders, error_tickets, rng)
     count_campaign_audience(biz.campaigns, biz.people, rng)
     biz.stock = make_stock(rng)
     return biz
@@ -410,8 +417,13 @@ def everyday_tickets(customers: list[Person], orders: list[Order], rng: random.R
 
 
 def lead_tickets(leads: list[Person], rng: random.Random) -> list[Ticket]:
+    """Leads now and then ask something; colleagues at a café write in from its shared mailbox."""
     tickets = []
     for person in leads:
+        if person.kind == "other":
+            tickets += [Ticket(person_id=person.person_id, created_at=t, category=rng.choice(["Billing", "Other"]))
+                        for t in colleague_ticket_times(person, rng)]
+            continue
         if rng.random() < 0.03:
             created = after(person.created_at, rng.uniform(0, 40), rng)
             if created < AS_OF:

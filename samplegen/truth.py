@@ -38,6 +38,7 @@ def write_truth(biz: Business, exports: list[Export], out: Path) -> None:
     truth = out / "truth"
     write_params(biz, truth / "params.json")
     write_identities(exports, truth)
+    write_hard_cases(biz, exports, truth / "hard_cases.csv")
     customers = true_customers(biz)
     errors = error_orders(biz)
     write_csv(truth / "customers.csv", ["person_id", "start_at", "activated_at", "churned_at", "cohort", "region"],
@@ -83,6 +84,27 @@ def write_identities(exports: list[Export], truth: Path) -> None:
     write_csv(truth / "record_identity.csv", ["source_system", "source_file", "source_row", "person_id"], people)
     write_csv(truth / "order_identity.csv", ["source_system", "source_file", "source_row", "order_id"], orders)
     write_csv(truth / "rejected_rows.csv", ["source_file", "source_row", "column_name"], rejected)
+
+
+def write_hard_cases(biz: Business, exports: list[Export], path: Path) -> None:
+    """Each exported person record that carries an identity trap, one row per trap.
+
+    no_email_or_phone: the record carries neither an email nor a phone (placeholders do not count).
+    same_name_same_town: every record of two different people who share a name and a town.
+    """
+    namesakes = {p.person_id for p in biz.people if p.has_namesake}
+    rows = []
+    for export in exports:
+        for row, ref in enumerate(export.refs, start=1):
+            if not ref.person_id:
+                continue
+            cases = list(ref.hard_cases)
+            if ref.email is None and ref.phone is None:
+                cases.append("no_email_or_phone")
+            if ref.person_id in namesakes:
+                cases.append("same_name_same_town")
+            rows += [[case, export.system, export.file, row, ref.person_id] for case in cases]
+    write_csv(path, ["hard_case", "source_system", "source_file", "source_row", "person_id"], sorted(rows))
 
 
 def error_orders(biz: Business) -> set[int]:

@@ -31,10 +31,33 @@ def test_customer_links_precise_and_recall_high(sample_run):
     truth = read_truth("record_identity.csv")
     links = sample_run.query("SELECT source_system, source_file, source_row, customer_key FROM core.customer_identity_map")
     precision, recall = pairwise_scores(truth.merge(links, on=RECORD_KEYS))
-    # Deterministic keys never join two people in the sample; they miss the records that carry
-    # neither a known email, a known phone nor an order reference.
+    # Shared mailboxes and placeholders are no key and the model links only above 0.95, so no two
+    # people are joined; it misses records that carry only a name (a ticket by phone with no
+    # number), which are as likely to be a namesake.
     assert precision == 1.0
-    assert recall >= 0.97
+    assert recall >= 0.99
+    assert 2 * precision * recall / (precision + recall) >= 0.98
+
+
+def test_every_link_says_how_it_was_made(sample_run):
+    links = sample_run.query("SELECT match_rule, match_probability FROM core.customer_identity_map")
+    assert set(links["match_rule"]) == {"crm_id", "email", "phone", "order_ref", "mailbox_name", "probabilistic",
+                                        "singleton"}
+    model = links[links["match_rule"] == "probabilistic"]
+    assert len(model) > 0 and model["match_probability"].between(0.95, 1).all()
+    assert links.loc[links["match_rule"] != "probabilistic", "match_probability"].eq(1.0).all()
+
+
+def test_shipments_without_a_usable_reference_fall_back_to_customer_date_and_quantity(sample_run):
+    missing = read_truth("hard_cases.csv").query("hard_case == 'missing_order_ref'")
+    orders = read_truth("order_identity.csv").merge(missing[RECORD_KEYS], on=RECORD_KEYS)
+    links = sample_run.query("SELECT source_system, source_file, source_row, order_key, match_rule "
+                             "FROM core.order_identity_map").merge(orders, on=RECORD_KEYS)
+    assert len(links) == len(missing) >= 2
+    assert (links["order_key"] == "ORD-" + links["order_id"].astype(str)).all()
+    assert (links["match_rule"] == "customer + date + quantity").all()
+    unmatched = sample_run.query("SELECT source_file, source_row FROM quality.unmatched_order_refs")
+    assert unmatched.merge(missing, on=["source_file", "source_row"]).empty
 
 
 def test_every_order_reference_reconciled_to_the_true_order(sample_run):

@@ -44,3 +44,16 @@ def test_ui_binds_to_localhost_by_default(monkeypatch):
     monkeypatch.setattr("pipelines.cli.ui", lambda port, host: seen.update(port=port, host=host) or 0)
     assert cli_main(["ui"]) == 0
     assert seen == {"port": 3000, "host": "127.0.0.1"}
+
+
+def test_links_leading_outside_the_landing_folder_are_not_read(tmp_path):
+    from connectors.files import list_landing_files
+
+    landing, outside = tmp_path / "landing", tmp_path / "elsewhere"
+    landing.mkdir()
+    outside.mkdir()
+    (outside / "secrets.csv").write_text("Email Address\nsomeone@example.com\n")
+    (landing / "inside.csv").write_text("Email Address\na@example.com\n")
+    (landing / "escape.csv").symlink_to(outside / "secrets.csv")
+    (landing / "sub").symlink_to(outside, target_is_directory=True)
+    assert [p.name for p in list_landing_files(landing)] == ["inside.csv"]

@@ -1,15 +1,51 @@
--- Deterministic links between person records: each record is tied to the first record that
--- shares its key (a star per key is enough for connected components).
+-- Links between person records, each with its rule and probability.
+-- Deterministic keys: each record is tied to the first record that shares its key (a star per
+-- key is enough for connected components): CRM id, email, phone, the same order, and a shared
+-- mailbox together with the full name. Shared mailboxes and placeholder values are no key
+-- (cw_usable_email / cw_usable_phone, from schemas/identity.yaml).
+-- Model links: pairs the Fellegi-Sunter model scores at or above the match threshold, unless an
+-- analyst said cannot_link. Analyst must_link decisions are links of their own.
 CREATE OR REPLACE TABLE core.customer_edges AS
-WITH keyed AS (
-    SELECT record_id, 'crm_id' AS rule, crm_contact_id AS key FROM core.customer_records WHERE crm_contact_id IS NOT NULL
+WITH usable AS MATERIALIZED (
+    SELECT record_id, crm_contact_id, order_number, cw_usable_email(email) AS email, cw_usable_phone(phone) AS phone
+    FROM core.customer_records
+),
+keyed AS (
+    SELECT record_id, 'crm_id' AS rule, CAST(crm_contact_id AS VARCHAR) AS key FROM usable WHERE crm_contact_id IS NOT NULL
     UNION ALL
-    SELECT record_id, 'email', email FROM core.customer_records WHERE email IS NOT NULL
+    SELECT record_id, 'email', email FROM usable WHERE email IS NOT NULL
     UNION ALL
-    SELECT record_id, 'phone', phone FROM core.customer_records WHERE phone IS NOT NULL
+    SELECT record_id, 'phone', phone FROM usable WHERE phone IS NOT NULL
     UNION ALL
-    SELECT record_id, 'order_ref', order_number FROM core.customer_records WHERE order_number IS NOT NULL
+    SELECT record_id, 'order_ref', order_number FROM usable WHERE order_number IS NOT NULL
+    UNION ALL
+    -- a shared mailbox names a business, and within one business a full name names one person
+    SELECT record_id, 'mailbox_name', shared_mailbox || '|' || first_name_std || '|' || last_name
+    FROM core.customer_linkage_records
+    WHERE shared_mailbox IS NOT NULL AND first_name_std IS NOT NULL AND last_name IS NOT NULL
+),
+deterministic AS (
+    SELECT min(record_id) OVER (PARTITION BY rule, key) AS record_a, record_id AS record_b, rule, key,
+           1.0::DOUBLE AS match_probability
+    FROM keyed
+    QUALIFY record_a <> record_b
+),
+cannot AS (
+    SELECT least(record_a, record_b) AS a, greatest(record_a, record_b) AS b
+    FROM core.customer_overrides WHERE decision = 'cannot_link'
+),
+probabilistic AS (
+    SELECT s.node_a AS record_a, s.node_b AS record_b, 'probabilistic' AS rule, NULL AS key, s.match_probability
+    FROM core.customer_link_scores s
+    ANTI JOIN cannot c ON c.a = s.node_a AND c.b = s.node_b
+    WHERE s.match_probability >= getvariable('match_threshold')
+),
+must AS (
+    SELECT least(record_a, record_b) AS record_a, greatest(record_a, record_b) AS record_b, 'must_link' AS rule,
+           NULL AS key, 1.0::DOUBLE AS match_probability
+    FROM core.customer_overrides WHERE decision = 'must_link'
 )
-SELECT min(record_id) OVER (PARTITION BY rule, key) AS record_a, record_id AS record_b, rule, key
-FROM keyed
-QUALIFY record_a <> record_b;
+SELECT * FROM deterministic
+UNION ALL SELECT * FROM probabilistic
+UNION ALL SELECT * FROM must
+ORDER BY record_a, record_b, rule;

@@ -1,37 +1,43 @@
--- Each person record with its customer. A cluster's key is derived from its most durable
--- identifier (a CRM id, else an email, else a phone), so the same input gives the same keys.
+-- Each person record with its customer and the strongest kept link that put it there: an
+-- analyst's must_link, a deterministic key (CRM id, email, phone, the same order, a shared
+-- mailbox with the full name), else the model ('probabilistic', with its probability).
+-- A record no link reached is a 'singleton'.
 CREATE OR REPLACE TABLE core.customer_identity_map AS
-WITH anchors AS (
-    SELECT c.cluster_id,
-           coalesce(
-               min('crm:' || r.crm_contact_id) FILTER (WHERE r.entity = 'crm_contacts'),
-               min('email:' || r.email),
-               min('phone:' || r.phone),
-               min('record:' || r.entity || ':' || r.source_file || ':' || r.source_row)
-           ) AS anchor,
-           count(*) AS cluster_records
-    FROM core.customer_clusters c
-    JOIN core.customer_records r USING (record_id)
-    GROUP BY c.cluster_id
-),
-incident AS (
-    SELECT record_a AS record_id, rule FROM core.customer_edges
+WITH incident AS (
+    SELECT record_a AS record_id, rule, match_probability FROM core.customer_edges WHERE dropped_reason IS NULL
     UNION ALL
-    SELECT record_b, rule FROM core.customer_edges
+    SELECT record_b, rule, match_probability FROM core.customer_edges WHERE dropped_reason IS NULL
 ),
 best_rule AS (
     SELECT record_id,
-           arg_min(rule, list_position(['crm_id', 'email', 'phone', 'order_ref'], rule)) AS match_rule
+           arg_min(rule, list_position(['must_link', 'crm_id', 'email', 'phone', 'order_ref', 'mailbox_name', 'probabilistic'], rule))
+               AS match_rule,
+           max(match_probability) AS match_probability
     FROM incident
     GROUP BY record_id
+),
+sizes AS (
+    SELECT cluster_id, count(*) AS cluster_records FROM core.customer_clusters GROUP BY cluster_id
 )
 SELECT r.record_id, r.source_system, r.entity, r.source_file, r.source_row, r.source_record_id,
-       'C' || upper(substr(md5(a.anchor), 1, 10)) AS customer_key,
+       k.customer_key,
        coalesce(b.match_rule, 'singleton') AS match_rule,
-       1.0::DOUBLE AS match_probability,
-       a.cluster_records
+       CASE WHEN b.match_rule = 'probabilistic' THEN b.match_probability ELSE 1.0 END::DOUBLE AS match_probability,
+       s.cluster_records
 FROM core.customer_records r
 JOIN core.customer_clusters c USING (record_id)
-JOIN anchors a USING (cluster_id)
+JOIN core.customer_cluster_keys k USING (cluster_id)
+JOIN sizes s USING (cluster_id)
 LEFT JOIN best_rule b USING (record_id)
 ORDER BY r.record_id;
+
+-- Clusters above the size cap: their model links were dropped (core.customer_edges says so).
+CREATE OR REPLACE TABLE quality.identity_oversized_clusters AS
+SELECT k.customer_key, count(*) AS records,
+       list(DISTINCT r.source_system ORDER BY r.source_system) AS source_systems
+FROM core.customer_clusters c
+JOIN core.customer_cluster_keys k USING (cluster_id)
+JOIN core.customer_records r USING (record_id)
+WHERE c.oversized
+GROUP BY k.customer_key
+ORDER BY records DESC;

@@ -20,8 +20,13 @@ records AS (
     FROM staging.crm_sales_orders s
     LEFT JOIN refs ON refs.entity = 'crm_sales_orders' AND refs.source_file = s.source_file AND refs.source_row = s.source_row
     UNION ALL BY NAME
+    -- Mailchimp keeps the address in one field, parts separated by two spaces:
+    -- street, city, region, postcode, country.
     SELECT 'marketing' AS source_system, 'marketing_subscribers' AS entity, source_file, source_row,
-           email AS source_record_id, email, phone, first_name, last_name, address AS street,
+           email AS source_record_id, email, phone, first_name, last_name,
+           nullif(trim(split_part(address, '  ', 1)), '') AS street,
+           nullif(trim(split_part(address, '  ', 2)), '') AS city,
+           nullif(trim(split_part(address, '  ', 4)), '') AS postcode,
            signup_campaign, coalesce(updated_at, opted_in_at) AS record_at
     FROM staging.marketing_subscribers
     UNION ALL BY NAME

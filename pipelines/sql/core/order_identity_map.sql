@@ -1,11 +1,52 @@
--- Each record that names an order, with the order it was reconciled to (NULL when the
--- reference matches no known order; those are listed in quality.unmatched_order_refs).
+-- Each record that names an order, with the order it was reconciled to: by its reference
+-- (patterns in schemas/identity.yaml), else, for a shipment whose reference matches no pattern,
+-- by its customer, date and quantity (order_fallback). NULL when neither finds a known order;
+-- those are listed in quality.unmatched_order_refs.
 CREATE OR REPLACE TABLE core.order_identity_map AS
+WITH referenced AS (
+    SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_ref,
+           CASE WHEN n.order_number IS NOT NULL THEN 'ORD-' || r.order_number END AS order_key,
+           r.order_number, r.match_rule
+    FROM core.order_references r
+    LEFT JOIN core.order_numbers n USING (order_number)
+),
+sales AS (
+    SELECT 'ORD-' || r.order_number AS order_key, s.ordered_at, s.quantity, c.customer_key
+    FROM core.order_references r
+    JOIN staging.crm_sales_orders s USING (source_file, source_row)
+    JOIN core.customer_identity_map c USING (entity, source_file, source_row)
+    WHERE r.entity = 'crm_sales_orders' AND r.order_number IS NOT NULL
+),
+shipped AS (
+    SELECT DISTINCT order_key FROM referenced WHERE entity = 'inventory_shipments' AND order_key IS NOT NULL
+),
+candidates AS (
+    SELECT u.source_file, u.source_row, sh.shipped_at, s.order_key, s.ordered_at
+    FROM referenced u
+    JOIN staging.inventory_shipments sh USING (source_file, source_row)
+    JOIN core.customer_identity_map c USING (entity, source_file, source_row)
+    JOIN sales s
+      ON s.customer_key = c.customer_key AND s.quantity = sh.qty_ordered
+     AND sh.shipped_at BETWEEN s.ordered_at AND s.ordered_at + to_days(getvariable('order_fallback_days'))
+    WHERE getvariable('order_fallback_enabled') AND u.entity = 'inventory_shipments' AND u.order_number IS NULL
+      AND s.order_key NOT IN (SELECT order_key FROM shipped)
+),
+per_shipment AS (
+    SELECT * FROM candidates
+    QUALIFY row_number() OVER (PARTITION BY source_file, source_row ORDER BY ordered_at DESC, order_key DESC) = 1
+),
+fallback AS (
+    -- an order is claimed by one shipment: the first that went out
+    SELECT * FROM per_shipment
+    QUALIFY row_number() OVER (PARTITION BY order_key ORDER BY shipped_at, source_file, source_row) = 1
+)
 SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_ref,
-       CASE WHEN n.order_number IS NOT NULL THEN 'ORD-' || r.order_number END AS order_key,
-       r.order_number, r.match_rule
-FROM core.order_references r
-LEFT JOIN core.order_numbers n USING (order_number)
+       coalesce(r.order_key, f.order_key) AS order_key,
+       coalesce(r.order_number, substr(f.order_key, 5)) AS order_number,
+       CASE WHEN r.order_key IS NULL AND f.order_key IS NOT NULL THEN 'customer + date + quantity'
+            ELSE r.match_rule END AS match_rule
+FROM referenced r
+LEFT JOIN fallback f USING (source_file, source_row)
 ORDER BY r.entity, r.source_file, r.source_row;
 
 CREATE OR REPLACE TABLE quality.unmatched_order_refs AS

@@ -59,7 +59,7 @@ SELECT a.order_key,
            s.promised_date,
            CAST(timezone(getvariable('company_tz'), s.ordered_at) AS DATE) + CAST(cp.promised_delivery_days AS INTEGER)
        ) AS promised_date,
-       f.shipped_at,
+       coalesce(f.shipped_at, s.shipped_at) AS shipped_at,
        f.delivered_at,
        coalesce(f.shipments, 0) AS shipments,
        f.qty_ordered,
@@ -69,12 +69,13 @@ SELECT a.order_key,
        coalesce(t.tickets, 0) AS support_tickets,
        f.shipments IS NOT NULL AS is_fulfilled,
        f.shipments IS NOT NULL AND (
-           f.qty_shipped IS DISTINCT FROM f.qty_ordered
+           -- a tool that does not export the ordered quantity cannot show a short shipment
+           coalesce(f.qty_shipped <> f.qty_ordered, false)
            OR f.has_fulfilment_issue OR coalesce(f.has_error_return, false)
            OR coalesce(t.has_error_ticket, false)
        ) AS has_fulfilment_error,
        list_filter([
-           CASE WHEN f.qty_shipped IS DISTINCT FROM f.qty_ordered THEN 'quantity shipped differs from ordered' END,
+           CASE WHEN f.qty_shipped <> f.qty_ordered THEN 'quantity shipped differs from ordered' END,
            CASE WHEN f.has_fulfilment_issue THEN 'fulfilment flagged an issue' END,
            CASE WHEN f.has_error_return THEN 'returned as wrong, damaged or missing' END,
            CASE WHEN t.has_error_ticket THEN 'customer reported wrong, damaged or missing item' END

@@ -1,0 +1,112 @@
+-- Stable customer keys. The registry (kept in the build database across runs) remembers the
+-- key each record was given. A cluster keeps the earliest-issued key among its records' earlier
+-- keys; the other keys it absorbed are retired into it (a merge). An earlier key whose records
+-- now sit in several clusters stays with the cluster holding most of them; the others get new
+-- keys (a split). A cluster with no earlier key gets one derived from its most durable usable
+-- identifier, so a fresh build on the same files gives the same keys.
+CREATE TABLE IF NOT EXISTS core.customer_key_registry (
+    record_key VARCHAR PRIMARY KEY,
+    customer_key VARCHAR NOT NULL,
+    first_seen_at TIMESTAMPTZ,
+    last_seen_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS core.customer_keys_issued (
+    customer_key VARCHAR PRIMARY KEY,
+    issued_at TIMESTAMPTZ,
+    anchor VARCHAR
+);
+CREATE TABLE IF NOT EXISTS core.customer_key_history (
+    customer_key VARCHAR,     -- the earlier key
+    surviving_key VARCHAR,    -- the key its records carry now
+    change VARCHAR,           -- 'merged' (customer_key retired) or 'split' (some records moved)
+    records BIGINT,           -- records that moved
+    changed_at TIMESTAMPTZ
+);
+
+-- A record is known by its tool's own id (CRM id, order number, ticket id, subscriber email), so
+-- a later export of the same record finds its key; by file and row when that id is missing or
+-- not unique (a hand-typed order reference).
+CREATE OR REPLACE TEMP TABLE cw_record_keys AS
+SELECT r.record_id, c.cluster_id,
+       r.entity || ':' || CASE
+           WHEN r.source_record_id IS NOT NULL
+            AND count(*) OVER (PARTITION BY r.entity, CAST(r.source_record_id AS VARCHAR)) = 1
+           THEN 'id:' || CAST(r.source_record_id AS VARCHAR)
+           ELSE 'row:' || r.source_file || '#' || r.source_row
+       END AS record_key
+FROM core.customer_records r
+JOIN core.customer_clusters c USING (record_id);
+
+CREATE OR REPLACE TEMP TABLE cw_claims AS
+SELECT k.cluster_id, g.customer_key, count(*) AS records
+FROM cw_record_keys k
+JOIN core.customer_key_registry g USING (record_key)
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE cw_owner AS
+SELECT customer_key, first(cluster_id ORDER BY records DESC, cluster_id) AS cluster_id
+FROM cw_claims
+GROUP BY customer_key;
+
+CREATE OR REPLACE TEMP TABLE cw_survivor AS
+SELECT o.cluster_id,
+       list(o.customer_key ORDER BY i.issued_at, o.customer_key) AS owned
+FROM cw_owner o
+JOIN core.customer_keys_issued i USING (customer_key)
+GROUP BY o.cluster_id;
+
+CREATE OR REPLACE TEMP TABLE cw_new AS
+WITH anchors AS (
+    SELECT c.cluster_id,
+           coalesce(
+               min('crm:' || r.crm_contact_id) FILTER (WHERE r.entity = 'crm_contacts'),
+               min('email:' || cw_usable_email(r.email)),
+               min('phone:' || cw_usable_phone(r.phone)),
+               min('record:' || r.entity || ':' || r.source_file || ':' || r.source_row)
+           ) AS anchor
+    FROM core.customer_clusters c
+    JOIN core.customer_records r USING (record_id)
+    WHERE c.cluster_id NOT IN (SELECT cluster_id FROM cw_survivor)
+    GROUP BY c.cluster_id
+),
+derived AS (
+    SELECT cluster_id, anchor,
+           -- the same anchor twice (a split off an earlier cluster) gets a numbered variant
+           CASE WHEN row_number() OVER (PARTITION BY anchor ORDER BY cluster_id) = 1
+                 AND 'C' || upper(substr(md5(anchor), 1, 10)) NOT IN (SELECT customer_key FROM core.customer_keys_issued)
+                THEN anchor
+                ELSE anchor || ':' || (SELECT count(*) FROM core.customer_keys_issued)
+                     || ':' || row_number() OVER (PARTITION BY anchor ORDER BY cluster_id)
+           END AS key_seed
+    FROM anchors
+)
+SELECT cluster_id, anchor, 'C' || upper(substr(md5(key_seed), 1, 10)) AS customer_key
+FROM derived;
+
+CREATE OR REPLACE TABLE core.customer_cluster_keys AS
+SELECT cluster_id, owned[1] AS customer_key FROM cw_survivor
+UNION ALL
+SELECT cluster_id, customer_key FROM cw_new;
+
+INSERT INTO core.customer_keys_issued
+SELECT customer_key, now(), anchor FROM cw_new;
+
+INSERT INTO core.customer_key_history
+SELECT retired.customer_key, s.owned[1], 'merged', c.records, now()
+FROM (SELECT cluster_id, owned, unnest(owned[2:]) AS customer_key FROM cw_survivor) retired
+JOIN cw_survivor s USING (cluster_id)
+JOIN cw_claims c USING (cluster_id, customer_key);
+
+INSERT INTO core.customer_key_history
+SELECT c.customer_key, k.customer_key, 'split', c.records, now()
+FROM cw_claims c
+JOIN cw_owner o USING (customer_key)
+JOIN core.customer_cluster_keys k ON k.cluster_id = c.cluster_id
+WHERE o.cluster_id <> c.cluster_id;
+
+INSERT INTO core.customer_key_registry
+SELECT k.record_key, first(ck.customer_key ORDER BY k.record_id), now(), now()
+FROM cw_record_keys k
+JOIN core.customer_cluster_keys ck USING (cluster_id)
+GROUP BY k.record_key
+ON CONFLICT (record_key) DO UPDATE SET customer_key = excluded.customer_key, last_seen_at = excluded.last_seen_at;

@@ -1,0 +1,109 @@
+"""A customer_key, once issued, survives later runs; merges and splits are recorded."""
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.identity import load_identity_settings, prepare_customer_matching
+from pipelines.sql_assets import run_sql_files
+from tests.conftest import SAMPLE_LANDING, nightly_run_in
+
+RECORD = ["source_file", "source_row"]
+
+
+def keys(run) -> pd.DataFrame:
+    return run.query("SELECT source_file, source_row, entity, customer_key FROM core.customer_identity_map",
+                     published=False)
+
+
+def history(run) -> pd.DataFrame:
+    return run.query("SELECT customer_key, surviving_key, change, records FROM core.customer_key_history",
+                     published=False)
+
+
+def test_same_files_give_the_same_keys_in_a_fresh_build(tmp_path, sample_run):
+    # (a re-run on the same build is covered below and in test_rerun.py)
+    fresh = nightly_run_in(tmp_path)
+    assert fresh.result.success
+    ordered = [keys(run).sort_values(RECORD).reset_index(drop=True) for run in (sample_run, fresh)]
+    assert ordered[0].equals(ordered[1])
+    assert history(fresh).empty
+
+
+def test_added_files_keep_existing_keys_and_attach_new_records(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    tickets = landing / "support" / "zendesk_tickets.csv"
+    held_back = tmp_path / "zendesk_tickets.csv"
+    shutil.move(tickets, held_back)
+    night1 = nightly_run_in(tmp_path, landing)
+    assert night1.result.success
+    before = keys(night1)
+
+    shutil.move(held_back, tickets)
+    night2 = nightly_run_in(tmp_path, landing)
+    assert night2.result.success
+    after = keys(night2)
+    changes = history(night2)
+
+    both = before.merge(after, on=[*RECORD, "entity"], suffixes=("_before", "_after"))
+    assert len(both) == len(before)
+    moved = both[both["customer_key_before"] != both["customer_key_after"]]
+    # a record changes key only when its customer merged with another, and the history says so
+    merged = set(zip(changes.loc[changes["change"] == "merged", "customer_key"],
+                     changes.loc[changes["change"] == "merged", "surviving_key"]))
+    assert set(zip(moved["customer_key_before"], moved["customer_key_after"])) <= merged
+    assert len(moved) < 0.01 * len(both)
+    new_tickets = after[after["entity"] == "support_tickets"]
+    attached = new_tickets["customer_key"].isin(before["customer_key"]).mean()
+    assert attached >= 0.9
+
+
+@pytest.fixture
+def registry_db(tmp_path):
+    """A build with five person records whose clusters the test sets, run after run."""
+    con = duckdb.connect(str(tmp_path / "build.duckdb"))
+    con.execute("CREATE SCHEMA core")
+    prepare_customer_matching(con, load_identity_settings().customers)
+    con.execute("""
+        CREATE TABLE core.customer_records AS
+        SELECT * FROM (VALUES
+            (1, 'crm_contacts', 'contacts.csv', 1, '101', '101', 'ann@example.net', NULL),
+            (2, 'crm_contacts', 'contacts.csv', 2, '102', '102', 'bob@example.net', NULL),
+            (3, 'marketing_subscribers', 'audience.csv', 1, 'ann.lee@mail.net', NULL, 'ann.lee@mail.net', NULL),
+            (4, 'crm_contacts', 'contacts.csv', 3, '103', '103', 'cat@example.net', NULL),
+            (5, 'support_tickets', 'tickets.csv', 1, '9001', NULL, 'cat@example.net', NULL)
+        ) AS t(record_id, entity, source_file, source_row, source_record_id, crm_contact_id, email, phone)""")
+    yield con
+    con.close()
+
+
+def assign(con, clusters: list[set[int]]) -> dict[int, str]:
+    rows = [(record, i, False) for i, members in enumerate(clusters) for record in members]
+    con.execute("CREATE OR REPLACE TABLE core.customer_clusters (record_id BIGINT, cluster_id BIGINT, oversized BOOLEAN)")
+    con.executemany("INSERT INTO core.customer_clusters VALUES (?, ?, ?)", rows)
+    run_sql_files(con, "core/customer_keys.sql")
+    return dict(con.execute("SELECT c.record_id, k.customer_key FROM core.customer_clusters c "
+                            "JOIN core.customer_cluster_keys k USING (cluster_id)").fetchall())
+
+
+def test_merge_keeps_the_earliest_key_and_records_the_retired_one(registry_db):
+    first = assign(registry_db, [{1, 2}, {3}, {4, 5}])
+    assert len({first[1], first[3], first[4]}) == 3 and first[1] == first[2]
+    merged = assign(registry_db, [{1, 2, 3}, {4, 5}])
+    assert merged[1] == merged[2] == merged[3] == first[1] and merged[4] == first[4]
+    rows = registry_db.execute("SELECT customer_key, surviving_key, change, records FROM core.customer_key_history").fetchall()
+    assert rows == [(first[3], first[1], "merged", 1)]
+    assert assign(registry_db, [{1, 2, 3}, {4, 5}]) == merged  # nothing new, nothing recorded
+    assert registry_db.execute("SELECT count(*) FROM core.customer_key_history").fetchall() == [(1,)]
+
+
+def test_split_keeps_the_key_with_the_larger_part_and_records_the_new_one(registry_db):
+    first = assign(registry_db, [{1, 2, 3}, {4, 5}])
+    split = assign(registry_db, [{1, 3}, {2}, {4, 5}])
+    assert split[1] == split[3] == first[1] and split[4] == first[4]
+    assert split[2] not in {first[1], first[4]}
+    rows = registry_db.execute("SELECT customer_key, surviving_key, change FROM core.customer_key_history").fetchall()
+    assert rows == [(first[1], split[2], "split")]
