@@ -40,6 +40,9 @@ class Entity:
     family: str
     description: str
     fields: dict[str, FieldSpec]
+    # The natural key: the fields that name one record across exports, so that the same order or
+    # ticket exported night after night is kept once, in its latest version.
+    key: tuple[str, ...] = ()
 
 
 AGGREGATES = {"first", "sum"}
@@ -84,6 +87,9 @@ class Profile:
     record_key: str | None = None  # several rows per record (Shopify line items): rows collapse on this field
     null_values: tuple[str, ...] = ()  # words that mean "no value" in this tool ("Not stocked")
     verified: tuple[str, ...] = ()
+    # "rolling": each file holds recent records only; "snapshot": each file holds every record, so
+    # a record missing from the newest file has been deleted in the tool.
+    export: str = "rolling"
 
     @property
     def family(self) -> str:
@@ -148,7 +154,11 @@ def load_entities(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, Entity]:
                 max=fspec.get("max"),
                 values=tuple(fspec.get("values") or ()),
             )
-        entities[name] = Entity(name, _require(spec, "family", where), spec.get("description", ""), fields)
+        key = tuple(spec.get("key") or ())
+        for kname in key:
+            if kname not in fields:
+                raise ProfileError(f"{where}.key: '{kname}' is not a field of {name}")
+        entities[name] = Entity(name, _require(spec, "family", where), spec.get("description", ""), fields, key)
     return entities
 
 
@@ -195,6 +205,11 @@ def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
     record_key = doc.get("record_key")
     if record_key is not None and record_key not in columns:
         raise ProfileError(f"{where}: record_key: '{record_key}' is not one of the mapped columns")
+    export = doc.get("export", "rolling")
+    if export not in ("rolling", "snapshot"):
+        raise ProfileError(f"{where}: export: '{export}' is not rolling or snapshot")
+    if export == "snapshot" and not entity.key:
+        raise ProfileError(f"{where}: export: snapshot needs a key for entity {entity.name} in schemas/entities.yaml")
     verified = doc.get("verified") or []
     if isinstance(verified, str):
         verified = [verified]
@@ -211,6 +226,7 @@ def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
         record_key=record_key,
         null_values=tuple(str(v) for v in (doc.get("null_values") or ())),
         verified=tuple(str(v) for v in verified),
+        export=export,
     )
 
 

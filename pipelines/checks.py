@@ -149,7 +149,7 @@ def conservation_query(entity: str) -> str:
     return f"""
         WITH landed AS (SELECT source_file, count(*) AS n FROM raw.{entity} GROUP BY ALL),
              -- a staged record may stand for several landed rows (line items collapsed into one order)
-             staged AS (SELECT source_file, sum(source_rows) AS n FROM staging.{entity} GROUP BY ALL),
+             staged AS (SELECT source_file, sum(source_rows) AS n FROM staging.{entity}_history GROUP BY ALL),
              rejected AS (SELECT source_file, count(DISTINCT source_row) AS n FROM quality.rejected_rows
                           WHERE entity = '{entity}' GROUP BY ALL)
         SELECT l.source_file, l.n AS landed, coalesce(s.n, 0) AS staged, coalesce(r.n, 0) AS rejected
@@ -160,7 +160,8 @@ def conservation_query(entity: str) -> str:
 def invariant_checks() -> list[dg.AssetChecksDefinition]:
     conservation = [
         sql_check(asset.key, ROWS_CONSERVED,
-                  "For every file: rows landed = rows staged + rows rejected. Nothing is silently dropped.",
+                  "For every file: rows landed = rows staged (every version, staging.<entity>_history) + rows rejected. "
+                  "Nothing is silently dropped.",
                   conservation_query(asset.key.path[-1]))
         for asset in staging_assets
     ]

@@ -98,7 +98,7 @@ def _use_folders(landing: str | None, warehouse: str | None) -> None:
         os.environ["CROSSWALK_WAREHOUSE"] = str(Path(warehouse).resolve())
 
 
-def run(landing: str | None, warehouse: str | None) -> int:
+def run(landing: str | None, warehouse: str | None, full_rebuild: bool = False) -> int:
     _use_folders(landing, warehouse)
     try:
         settings = load_settings()
@@ -112,8 +112,10 @@ def run(landing: str | None, warehouse: str | None) -> int:
     _dagster_home()
     import dagster as dg
 
-    from pipelines.definitions import all_assets, defs
+    from pipelines.definitions import all_assets, build_definitions
     from pipelines.status import RunProgress
+
+    defs = build_definitions(full_rebuild=full_rebuild)
 
     started = time.monotonic()
     print(f"Crosswalk nightly run: {settings.landing_dir} -> {settings.warehouse_dir}", flush=True)
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     suggest_parser = profile_commands.add_parser("suggest", help="draft a profile from a file's headers and values")
     suggest_parser.add_argument("file", help="the export (CSV or XLSX)")
     suggest_parser.add_argument("--out", help="write the draft here instead of printing it")
+    run_parser.add_argument("--full-rebuild", action="store_true",
+                            help="read every landing file again instead of reusing the rows of unchanged files")
     ui_parser.add_argument("--port", type=int, default=3000)
     ui_parser.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     for sub in (run_parser, ui_parser, status_parser):
@@ -241,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.landing, args.warehouse)
+        return run(args.landing, args.warehouse, args.full_rebuild)
     if args.command == "status":
         return status(args.landing, args.warehouse)
     if args.command == "profile":

@@ -19,14 +19,14 @@ all_assets = [landing_files, *raw_assets, *staging_assets, *core_assets, *marts_
 all_checks = build_checks({key for asset in all_assets for key in asset.keys})
 
 
-def build_definitions(config_path: str = "") -> dg.Definitions:
+def build_definitions(config_path: str = "", full_rebuild: bool = False) -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets,
         asset_checks=all_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule()],
         sensors=[landing_folder_sensor],
-        resources={"warehouse": WarehouseResource(config_path=config_path)},
+        resources={"warehouse": WarehouseResource(config_path=config_path, full_rebuild=full_rebuild)},
     )
 
 

@@ -1,6 +1,8 @@
 """Raw layer: every landing file found and recognised, every row as delivered, with lineage."""
 
 
+import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -29,8 +31,22 @@ LANDING_COLUMNS = {
     "file_hash": "VARCHAR", "size_bytes": "BIGINT", "profile": "VARCHAR", "entity": "VARCHAR",
     "family": "VARCHAR", "status": "VARCHAR", "message": "VARCHAR", "header_index": "BIGINT",
     "headers": "VARCHAR", "unmapped_headers": "VARCHAR", "missing_headers": "VARCHAR",
-    "encoding": "VARCHAR", "delimiter": "VARCHAR",
+    "encoding": "VARCHAR", "delimiter": "VARCHAR", "exported_at": "TIMESTAMPTZ",
 }
+
+
+# Which file (or sheet) each raw table holds rows of, and the mapping it was read with: a file
+# whose bytes and mapping are unchanged is not read again the next night.
+LEDGER_FIELDS = ["entity", "file_hash", "source_sheet", "profile", "load_fingerprint", "load_id", "rows", "loaded_at"]
+LEDGER_COLUMNS = """entity VARCHAR, file_hash VARCHAR, source_sheet VARCHAR, profile VARCHAR,
+    load_fingerprint VARCHAR, load_id VARCHAR, rows BIGINT, loaded_at TIMESTAMPTZ"""
+
+
+def load_fingerprint(profile: Profile, header_index, headers: str, encoding, delimiter) -> str:
+    """What reading a table depends on besides its bytes: the profile file and how the file was parsed."""
+    digest = hashlib.sha256(profile.path.read_bytes())
+    digest.update(json.dumps([header_index, headers, encoding, delimiter]).encode())
+    return digest.hexdigest()
 
 
 def raw_key(entity_name: str) -> dg.AssetKey:
@@ -47,6 +63,8 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": path.stat().st_size,
             "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
             "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
+            # when the tool exported it, as far as the file tells: its modification time
+            "exported_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc),
         }
         if base["file_hash"] in first_seen:
             rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})
@@ -233,30 +251,61 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         columns = _raw_columns(entity)
         with warehouse.connect() as con:
+            con.execute(f"CREATE TABLE IF NOT EXISTS raw.loaded_tables ({LEDGER_COLUMNS})")
             ready = con.execute(
                 "SELECT relative_path, source_sheet, header_index, headers, profile, file_hash, source_file, "
                 "encoding, delimiter "
                 "FROM raw.landing_files WHERE status = 'ready' AND entity = ? ORDER BY relative_path, source_sheet",
                 [entity.name],
             ).fetchall()
-            frames = []
+            existing = [r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
+                "ORDER BY ordinal_position", [entity.name]).fetchall()]
+            rebuild = warehouse.full_rebuild or existing != list(columns)
+            loaded = {} if rebuild else {
+                (h, sheet): fp for h, sheet, fp in con.execute(
+                    "SELECT file_hash, source_sheet, load_fingerprint FROM raw.loaded_tables WHERE entity = ?",
+                    [entity.name]).fetchall()
+            }
+            frames, ledger, kept = [], [], []
             for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
+                fingerprint = load_fingerprint(profiles[profile], header_index, headers, encoding, delimiter)
+                if loaded.get((file_hash, sheet)) == fingerprint:
+                    kept.append({"file_hash": file_hash, "source_sheet": sheet})  # same bytes, same mapping
+                    continue
                 table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
                                      json.loads(headers), profiles[profile], encoding, delimiter)
                 lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
                            "file_hash": file_hash, "profile": profile}
                 frames.append(_records_frame(table, entity, lineage))
+                ledger.append({"entity": entity.name, "file_hash": file_hash, "source_sheet": sheet, "profile": profile,
+                               "load_fingerprint": fingerprint, "load_id": context.run.run_id,
+                               "rows": len(frames[-1]), "loaded_at": dt.datetime.now(dt.timezone.utc)})
             frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
             frame = frame[list(columns)]
+            kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
+            new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
-            con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
+            if rebuild:
+                con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
+            # rows of files no longer in the landing folder, or to be read again, go
+            unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
+                      "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
+            con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept}")
+            con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
             con.execute(f"INSERT INTO raw.{entity.name} SELECT * FROM frame")
+            con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
             con.execute("COMMIT")
             metadata = table_metadata(con, "raw", entity.name)
         per_file = frame.groupby("source_file").size().to_dict() if len(frame) else {}
+        if kept:
+            context.log.info(f"{len(kept)} file(s) unchanged since they were loaded: their rows are reused, not re-read")
         return dg.MaterializeResult(
-            metadata={**metadata, "rows_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
+            metadata={**metadata,
+                      "tables_read": dg.MetadataValue.int(len(ledger)),
+                      "tables_reused": dg.MetadataValue.int(len(kept)),
+                      "rows_read_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
         )
 
     return _raw

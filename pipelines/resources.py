@@ -19,6 +19,8 @@ class WarehouseResource(dg.ConfigurableResource):
     """Where the landing files are and where the build and the published file live."""
 
     config_path: str = ""
+    # Re-read every landing file instead of reusing the raw rows of files loaded before.
+    full_rebuild: bool = False
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)

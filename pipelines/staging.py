@@ -7,7 +7,7 @@ from connectors.profiles import Entity, load_entities, load_profiles
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key
 from pipelines.resources import WarehouseResource
-from pipelines.staging_sql import LINEAGE_COLUMNS, ident, typed_rows_sql
+from pipelines.staging_sql import LINEAGE_COLUMNS, ident, literal, typed_rows_sql
 
 QUALITY_TABLES = {
     "rejected_rows": """entity VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT,
@@ -25,6 +25,39 @@ def staging_key(entity_name: str) -> dg.AssetKey:
 def ensure_quality_tables(con) -> None:
     for name, columns in QUALITY_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS quality.{name} ({columns})")
+
+
+def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str:
+    """Every readable record with its export time and version: 'current' (the latest export of its
+    key), 'superseded' (a later export has it) or 'deleted' (missing from the newest full snapshot
+    of its profile). Records with an incomplete key are each their own version."""
+    key = [ident(k) for k in entity.key]
+    if key:
+        complete = " AND ".join(f"{k} IS NOT NULL" for k in key)
+        rank = (f"CASE WHEN {complete} THEN row_number() OVER (PARTITION BY {', '.join(key)} "
+                f"ORDER BY exported_at DESC, source_file DESC, source_row DESC) ELSE 1 END")
+    else:
+        rank = "1"
+    snapshots = "[" + ", ".join(literal(p) for p in snapshot_profiles) + "]::VARCHAR[]"
+    return f"""
+        WITH readable AS (
+            SELECT t.*, f.exported_at
+            FROM typed t
+            JOIN raw.landing_files f
+              ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
+            WHERE len(t.errors) = 0
+        ),
+        ranked AS (SELECT *, {rank} AS version_rank FROM readable),
+        newest_snapshot AS (
+            SELECT profile, arg_max(file_hash, exported_at) AS newest_file_hash FROM readable
+            WHERE list_contains({snapshots}, profile) GROUP BY profile
+        )
+        SELECT {keep}, r.exported_at,
+               CASE WHEN r.version_rank > 1 THEN 'superseded'
+                    WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.file_hash THEN 'deleted'
+                    ELSE 'current' END AS version
+        FROM ranked r LEFT JOIN newest_snapshot s USING (profile)
+        ORDER BY source_file, source_row"""
 
 
 def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -50,8 +83,11 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             ensure_quality_tables(con)
             con.execute("BEGIN")
             con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {typed}")
-            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name} AS "
-                        f"SELECT {keep} FROM typed WHERE len(errors) = 0 ORDER BY source_file, source_row")
+            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_history AS "
+                        + versions_sql(entity, keep, [p.name for p in profiles if p.export == "snapshot"]))
+            current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
+            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name} AS SELECT {current} "
+                        f"FROM staging.{entity.name}_history WHERE version = 'current' ORDER BY source_file, source_row")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             con.execute(
                 """INSERT INTO quality.rejected_rows

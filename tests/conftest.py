@@ -46,18 +46,19 @@ def write_config(directory: Path, landing: Path, warehouse: Path, **overrides) -
     return path
 
 
-def run_nightly(config_path: Path) -> dg.ExecuteInProcessResult:
+def run_nightly(config_path: Path, full_rebuild: bool = False) -> dg.ExecuteInProcessResult:
     from pipelines.definitions import build_definitions
 
-    defs = build_definitions(str(config_path))
+    defs = build_definitions(str(config_path), full_rebuild=full_rebuild)
     with dg.DagsterInstance.ephemeral() as instance:
         return defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
 
 
-def nightly_run_in(directory: Path, landing: Path = SAMPLE_LANDING, **overrides) -> NightlyRun:
+def nightly_run_in(directory: Path, landing: Path = SAMPLE_LANDING, full_rebuild: bool = False,
+                   **overrides) -> NightlyRun:
     warehouse = directory / "warehouse"
     config = write_config(directory, landing, warehouse, **overrides)
-    return NightlyRun(run_nightly(config), config, landing, warehouse)
+    return NightlyRun(run_nightly(config, full_rebuild), config, landing, warehouse)
 
 
 @pytest.fixture(scope="session")

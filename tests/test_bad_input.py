@@ -82,7 +82,7 @@ def staged(landing, tmp_path_factory):
 
 
 def staged_refs(staged, source_file: str, table: str = "crm_sales_orders") -> list[str]:
-    return staged.query(f"SELECT order_ref FROM staging.{table} WHERE source_file = ? ORDER BY source_row",
+    return staged.query(f"SELECT order_ref FROM staging.{table}_history WHERE source_file = ? ORDER BY source_row",
                         [source_file])["order_ref"].tolist()
 
 
@@ -138,7 +138,7 @@ def test_bad_rows_are_quarantined_with_row_column_and_reason(staged, source_file
 
 
 def test_mixed_date_formats_iso_is_read_other_forms_rejected(staged):
-    got = staged.records("SELECT order_ref, ordered_at FROM staging.crm_sales_orders "
+    got = staged.records("SELECT order_ref, ordered_at FROM staging.crm_sales_orders_history "
                          "WHERE source_file = 'mixed_date_formats.csv' ORDER BY source_row")
     # the profile's form and ISO (unambiguous) are read; other forms are rejected above
     assert [(r["order_ref"], r["ordered_at"].isoformat()) for r in got] == [

@@ -48,7 +48,7 @@ def test_drift_in_one_folder(tmp_path):
     assert optional["status"] == "ready" and json.loads(optional["missing_headers"]) == ["order_currency"]
     assert "columns missing (values left empty): ['order_currency']" in optional["message"]
     # the other files still load
-    got = staged.records("SELECT source_file, order_ref, currency FROM staging.crm_sales_orders ORDER BY source_file")
+    got = staged.records("SELECT source_file, order_ref, currency FROM staging.crm_sales_orders_history ORDER BY source_file")
     assert [tuple(r.values()) for r in got] == [("missing_optional.csv", "1501", None), ("new_column.csv", "1501", "GBP")]
 
 

@@ -69,7 +69,7 @@ def _workbook(path: Path) -> None:
 
 def orders(quirks, source_file: str) -> list[tuple]:
     return [(r["order_ref"], r["ordered_at"], r["amount"], r["status"]) for r in quirks.records(
-        "SELECT * FROM staging.crm_sales_orders WHERE source_file = ? ORDER BY source_row", [source_file])]
+        "SELECT * FROM staging.crm_sales_orders_history WHERE source_file = ? ORDER BY source_row", [source_file])]
 
 
 EXPECTED_WOO = [
@@ -98,7 +98,7 @@ def test_tab_delimited_with_bom(quirks):
 ])
 def test_encodings_read_to_the_same_text(quirks, source_file, encoding, company):
     assert quirks.landing(source_file)["encoding"] == encoding
-    [row] = quirks.records("SELECT * FROM staging.crm_contacts WHERE source_file = ?", [source_file])
+    [row] = quirks.records("SELECT * FROM staging.crm_contacts_history WHERE source_file = ?", [source_file])
     assert (row["first_name"], row["last_name"], row["company"], row["email"]) == (
         "Zoë", "Müller", company, "zoe@cafecreme.co.uk")
     assert row["created_at"] == dt.datetime(2025, 2, 3, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_excel_title_rows_sheets_serial_dates_and_numbers_as_text(quirks):
         ["shipments.xlsx#May", 0, "shipstation_shipments_csv", "ready"],
     ]
     got = quirks.records("SELECT source_file, source_row, order_ref, qty_shipped, shipped_at, shipping_cost "
-                         "FROM staging.inventory_shipments ORDER BY source_file, source_row")
+                         "FROM staging.inventory_shipments_history ORDER BY source_file, source_row")
     assert [tuple(r.values()) for r in got] == [
         ("shipments.xlsx#April", 1, "1501", 1, dt.datetime(2025, 4, 1, 9, 30, tzinfo=UTC), decimal.Decimal("3.20")),
         ("shipments.xlsx#April", 2, "1502", 2, dt.datetime(2025, 4, 1, 12, 0, tzinfo=UTC), decimal.Decimal("6.75")),

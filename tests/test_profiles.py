@@ -24,7 +24,7 @@ def staged(tmp_path_factory):
 
 
 def rows(staged, table: str, source_file: str) -> list[dict]:
-    return staged.records(f"SELECT * FROM staging.{table} WHERE source_file = ? ORDER BY source_row", [source_file])
+    return staged.records(f"SELECT * FROM staging.{table}_history WHERE source_file = ? ORDER BY source_row", [source_file])
 
 
 def test_every_profile_says_where_it_was_verified():
@@ -189,12 +189,12 @@ def test_rows_conserved_per_file_counting_collapsed_line_rows(staged):
                  UNION ALL SELECT source_file FROM raw.marketing_campaigns)
                GROUP BY 1),
              staged AS (SELECT source_file, sum(source_rows) AS n FROM (
-                 SELECT source_file, source_rows FROM staging.crm_sales_orders UNION ALL SELECT source_file, source_rows FROM staging.crm_contacts
-                 UNION ALL SELECT source_file, source_rows FROM staging.marketing_subscribers
-                 UNION ALL SELECT source_file, source_rows FROM staging.support_tickets
-                 UNION ALL SELECT source_file, source_rows FROM staging.inventory_shipments
-                 UNION ALL SELECT source_file, source_rows FROM staging.inventory_stock
-                 UNION ALL SELECT source_file, source_rows FROM staging.marketing_campaigns) GROUP BY 1),
+                 SELECT source_file, source_rows FROM staging.crm_sales_orders_history UNION ALL SELECT source_file, source_rows FROM staging.crm_contacts_history
+                 UNION ALL SELECT source_file, source_rows FROM staging.marketing_subscribers_history
+                 UNION ALL SELECT source_file, source_rows FROM staging.support_tickets_history
+                 UNION ALL SELECT source_file, source_rows FROM staging.inventory_shipments_history
+                 UNION ALL SELECT source_file, source_rows FROM staging.inventory_stock_history
+                 UNION ALL SELECT source_file, source_rows FROM staging.marketing_campaigns_history) GROUP BY 1),
              rejected AS (SELECT source_file, count(DISTINCT source_row) AS n FROM quality.rejected_rows GROUP BY 1)
         SELECT l.source_file, l.n AS landed, coalesce(s.n, 0) AS staged, coalesce(r.n, 0) AS rejected
         FROM landed l LEFT JOIN staged s USING (source_file) LEFT JOIN rejected r USING (source_file)""")

@@ -34,13 +34,13 @@ def test_rows_conserved_for_every_file(sample_run):
                SELECT source_file, count(*) FROM raw.inventory_shipments GROUP BY 1 UNION ALL
                SELECT source_file, count(*) FROM raw.inventory_stock GROUP BY 1),
            staged AS (
-               SELECT source_file, sum(source_rows) AS staged FROM staging.crm_contacts GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.crm_sales_orders GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.marketing_subscribers GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.marketing_campaigns GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.support_tickets GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.inventory_shipments GROUP BY 1 UNION ALL
-               SELECT source_file, sum(source_rows) FROM staging.inventory_stock GROUP BY 1),
+               SELECT source_file, sum(source_rows) AS staged FROM staging.crm_contacts_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.crm_sales_orders_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.marketing_subscribers_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.marketing_campaigns_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.support_tickets_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.inventory_shipments_history GROUP BY 1 UNION ALL
+               SELECT source_file, sum(source_rows) FROM staging.inventory_stock_history GROUP BY 1),
            rejected AS (SELECT source_file, count(DISTINCT source_row) AS rejected FROM quality.rejected_rows GROUP BY 1)
            SELECT * FROM raw LEFT JOIN staged USING (source_file) LEFT JOIN rejected USING (source_file)""",
         published=False,

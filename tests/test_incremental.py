@@ -1,0 +1,48 @@
+"""Incremental nights: a landing file is read once; unchanged files are reused the next night,
+new or corrected ones are read, removed ones leave, and a full rebuild stays possible."""
+
+import shutil
+
+from tests.conftest import SAMPLE_LANDING, nightly_run_in
+
+
+def tables_read(run) -> dict[str, int]:
+    return {
+        event.asset_key.path[-1]: event.materialization.metadata["tables_read"].value
+        for event in run.result.get_asset_materialization_events()
+        if event.asset_key.path[0] == "raw" and "tables_read" in event.materialization.metadata
+    }
+
+
+def marts(run):
+    return run.query("SELECT * FROM marts.order_to_delivery_monthly ORDER BY ALL")
+
+
+def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    first = nightly_run_in(tmp_path, landing)
+    assert first.result.success and set(tables_read(first).values()) == {1}
+
+    second = nightly_run_in(tmp_path, landing)
+    assert second.result.success
+    assert set(tables_read(second).values()) == {0}
+    load_ids = second.query("SELECT DISTINCT load_id FROM raw.crm_sales_orders", published=False)["load_id"]
+    assert load_ids.tolist() == [first.result.run_id], "rows keep the load that read them"
+    assert marts(second).equals(marts(first))
+
+    # a new night: one more export lands, one is taken away
+    shutil.copy(landing / "marketing" / "mailchimp_campaigns.csv", tmp_path / "campaigns.csv")
+    (landing / "marketing" / "mailchimp_campaigns.csv").unlink()
+    with (tmp_path / "campaigns.csv").open() as source, (landing / "campaigns_2026-01-16.csv").open("w") as target:
+        target.write(source.read().replace("New Year Brew Reset", "New Year Brew Reset (resend)", 1))
+    third = nightly_run_in(tmp_path, landing)
+    assert third.result.success
+    read = tables_read(third)
+    assert read.pop("marketing_campaigns") == 1 and set(read.values()) == {0}
+    files = third.query("SELECT DISTINCT source_file FROM raw.marketing_campaigns", published=False)["source_file"]
+    assert files.tolist() == ["campaigns_2026-01-16.csv"]
+
+    rebuilt = nightly_run_in(tmp_path, landing, full_rebuild=True)
+    assert rebuilt.result.success and set(tables_read(rebuilt).values()) == {1}
+    assert marts(rebuilt).equals(marts(third))
