@@ -1,13 +1,13 @@
 """Ground truth, computed straight from the simulated events (never from the exports or a pipeline)."""
 from __future__ import annotations
 
-import csv
 import json
 from datetime import datetime
 from pathlib import Path
 
 from .clock import (ACTIVATION_WINDOW_DAYS, AS_OF, CHURN_WINDOW_DAYS, GO_LIVE, LONDON, STANDARD_PROMISE_DAYS,
                     iso_utc, local_month)
+from .exports import write_csv
 from .records import Business, Export, Order, Person
 from .truth_metrics import onboarding_metrics, order_facts, order_to_delivery_metrics
 
@@ -24,14 +24,6 @@ ONBOARDING_COLUMNS = [
     "cohort", "customers", "activated_in_window", "activation_rate", "onboarding_time_median_days",
     "onboarding_time_p90_days", "onboarding_csat_responses", "onboarding_csat_satisfied", "onboarding_csat_rate",
     "onboarding_csat_mean_score", "churned_in_window", "early_churn_rate"]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 def write_truth(biz: Business, exports: list[Export], out: Path) -> None:
