@@ -24,7 +24,6 @@ from pathlib import Path
 import duckdb
 
 PROJECT = Path(__file__).resolve().parent.parent
-RECORDS_PER_SCALE = 5_240
 
 
 def generate(scale: float, out: Path) -> None:
@@ -57,20 +56,15 @@ def load(landing: Path, warehouse: Path) -> None:
 
 def resolve(warehouse: Path) -> None:
     """The identity step alone, as the nightly job runs it (called in a child process)."""
-    from pipelines.identity import load_identity_settings, resolve_customers
-    from pipelines.resources import prepare_connection
-    from pipelines.settings import load_settings
-    from pipelines.sql_assets import run_sql_files
+    from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers
+    from pipelines.resources import WarehouseResource
 
-    settings = load_settings(warehouse / "crosswalk.yaml")
+    warehouse_resource = WarehouseResource(config_path=str(warehouse / "crosswalk.yaml"))
+    review_csv = warehouse_resource.settings().build_path.parent / "identity_review.csv"
     identity = load_identity_settings()
-    con = duckdb.connect(str(settings.build_path))
-    prepare_connection(con, settings)
-    counts = resolve_customers(con, identity.customers, settings.build_path.parent / "identity_review.csv")
-    con.execute("SET VARIABLE order_fallback_enabled = ?", [identity.order_fallback.enabled])
-    con.execute("SET VARIABLE order_fallback_days = ?", [identity.order_fallback.max_days])
-    run_sql_files(con, "core/order_identity_map.sql")
-    con.close()
+    with warehouse_resource.connect() as con:
+        counts = resolve_customers(con, identity.customers, review_csv)
+        reconcile_orders(con, identity.order_fallback)
     print(json.dumps(counts))
 
 

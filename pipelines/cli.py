@@ -98,12 +98,19 @@ def _use_folders(landing: str | None, warehouse: str | None) -> None:
         os.environ["CROSSWALK_WAREHOUSE"] = str(Path(warehouse).resolve())
 
 
-def run(landing: str | None, warehouse: str | None, full_rebuild: bool = False) -> int:
+def _settings(landing: str | None, warehouse: str | None):
+    """The settings with the command line's folders, or None after saying what is wrong."""
     _use_folders(landing, warehouse)
     try:
-        settings = load_settings()
+        return load_settings()
     except SettingsError as exc:
         print(f"crosswalk: {exc}", file=sys.stderr)
+        return None
+
+
+def run(landing: str | None, warehouse: str | None, full_rebuild: bool = False) -> int:
+    settings = _settings(landing, warehouse)
+    if settings is None:
         return 2
     if not settings.landing_dir.is_dir():
         print(f"crosswalk: the landing folder {settings.landing_dir} does not exist; pass --landing DIR "
@@ -182,11 +189,8 @@ def ui(port: int, host: str) -> int:
 
 
 def status(landing: str | None, warehouse: str | None) -> int:
-    _use_folders(landing, warehouse)
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"crosswalk: {exc}", file=sys.stderr)
+    settings = _settings(landing, warehouse)
+    if settings is None:
         return 2
     _dagster_home()
     import dagster as dg

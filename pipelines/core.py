@@ -3,10 +3,10 @@
 
 import dagster as dg
 
-from pipelines.identity import load_identity_settings, order_references_sql, resolve_customers
+from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
 from pipelines.metadata import table_metadata
 from pipelines.resources import WarehouseResource
-from pipelines.sql_assets import run_sql_files
+from pipelines.sql_assets import read_sql, run_sql, run_sql_files
 from pipelines.staging import staging_key
 
 ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
@@ -30,10 +30,7 @@ _CORE = dict(group_name="core", kinds={"duckdb", "sql"}, owners=["team:data"])
 )
 def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        con.execute(order_references_sql(load_identity_settings()))
-        con.execute("COMMIT")
-        run_sql_files(con, "core/order_numbers.sql")
+        run_sql(con, order_references_sql(load_identity_settings()), read_sql("core/order_numbers.sql"))
         return dg.MaterializeResult(metadata=table_metadata(con, "core", "order_references"))
 
 
@@ -75,11 +72,8 @@ def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     "are listed in quality.unmatched_order_refs.",
 )
 def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    fallback = load_identity_settings().order_fallback
     with warehouse.connect() as con:
-        con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
-        con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
-        run_sql_files(con, "core/order_identity_map.sql")
+        reconcile_orders(con, load_identity_settings().order_fallback)
         unmatched = con.execute("SELECT count(*) FROM quality.unmatched_order_refs").fetchone()[0]
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "order_identity_map"),

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
 from pipelines.identity_linkage import comparison_fields, evidence_sql, score_pairs
-from pipelines.sql_assets import run_sql_files
+from pipelines.sql_assets import run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
 
 SYSTEM_OF_ENTITY = {
@@ -243,8 +243,8 @@ def load_overrides(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
         LEFT JOIN core.customer_records a ON a.source_file = o.source_file_a AND a.source_row = o.source_row_a
         LEFT JOIN core.customer_records b ON b.source_file = o.source_file_b AND b.source_row = o.source_row_b""")
     con.unregister("cw_override_rows")
-    unknown = con.execute("SELECT count(*) FROM core.customer_overrides WHERE record_a IS NULL OR record_b IS NULL").fetchall()[0][0]
-    con.execute("DELETE FROM core.customer_overrides WHERE record_a IS NULL OR record_b IS NULL")
+    # DuckDB answers a DELETE with the number of rows it removed
+    unknown = con.execute("DELETE FROM core.customer_overrides WHERE record_a IS NULL OR record_b IS NULL").fetchone()[0]
     return int(unknown)
 
 
@@ -318,14 +318,15 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     run_sql_files(con, "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size)
     run_sql_files(con, "core/customer_keys.sql", "core/customer_identity_map.sql")
-    con.execute("BEGIN")
-    try:
-        con.execute(evidence_sql(comparison_fields(settings.model)))
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    run_sql(con, evidence_sql(comparison_fields(settings.model)))
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
     return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
             "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides}
+
+
+def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback) -> None:
+    """Build core.order_identity_map (and quality.unmatched_order_refs) with the order fallback settings."""
+    con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
+    con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
+    run_sql_files(con, "core/order_identity_map.sql")

@@ -22,7 +22,7 @@ from pipelines.marts import marts_assets
 from pipelines.resources import WarehouseResource, prepare_connection
 from pipelines.settings import Settings
 from pipelines.staging import staging_assets
-from pipelines.staging_sql import ident
+from pipelines.staging_sql import ident, literal
 
 PUBLISHED = dg.AssetKey(["publish", "crosswalk_duckdb"])
 PUBLISHED_TABLES = (
@@ -69,13 +69,18 @@ def _personal_headers() -> dict[str, set[str]]:
 def _scrub_raw_records(con: duckdb.DuckDBPyConnection) -> None:
     """Blank personal values inside quarantined raw records of the published copy."""
     personal = _personal_headers()
-    rows = con.execute("SELECT rowid, profile, raw_record FROM quality.rejected_rows").fetchall()
-    for rowid, profile, raw_record in rows:
+
+    def scrub(profile: str, raw_record: str | None) -> str:
         record = json.loads(raw_record) if raw_record else {}
-        hidden = {k: ("(personal data withheld)" if k in personal.get(profile, set()) and v else v)
-                  for k, v in record.items()}
-        con.execute("UPDATE quality.rejected_rows SET raw_record = ? WHERE rowid = ?",
-                    [json.dumps(hidden, ensure_ascii=False), rowid])
+        return json.dumps({k: ("(personal data withheld)" if k in personal.get(profile, set()) and v else v)
+                           for k, v in record.items()}, ensure_ascii=False)
+
+    rejected = con.execute("SELECT * FROM quality.rejected_rows").df()
+    if rejected.empty:
+        return
+    rejected["raw_record"] = [scrub(p, r) for p, r in zip(rejected["profile"], rejected["raw_record"])]
+    # one write for the table, not one UPDATE per row
+    con.execute("CREATE OR REPLACE TABLE quality.rejected_rows AS SELECT * FROM rejected")
 
 
 def write_published_copy(build: Path, target: Path, settings: Settings) -> dict[str, int]:
@@ -85,7 +90,7 @@ def write_published_copy(build: Path, target: Path, settings: Settings) -> dict[
     try:
         prepare_connection(con, settings)
         con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key(settings)])
-        con.execute(f"ATTACH {_literal(str(build))} AS build (READ_ONLY)")
+        con.execute(f"ATTACH {literal(str(build))} AS build (READ_ONLY)")
         for table in PUBLISHED_TABLES:
             schema, name = table.split(".")
             columns = [r[0] for r in con.execute(
@@ -105,10 +110,6 @@ def write_published_copy(build: Path, target: Path, settings: Settings) -> dict[
     finally:
         con.close()
     return counts
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _upstream_keys() -> list[dg.AssetKey]:

@@ -58,13 +58,14 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
     """One row per CSV file or sheet: what it is, and whether it will be loaded."""
     rows, first_seen = [], {}
     for path in list_landing_files(landing_dir):
+        stat = path.stat()
         base = {
             "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
-            "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": path.stat().st_size,
+            "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": stat.st_size,
             "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
             "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
             # when the tool exported it, as far as the file tells: its modification time
-            "exported_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc),
+            "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
         }
         if base["file_hash"] in first_seen:
             rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})

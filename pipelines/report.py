@@ -160,15 +160,20 @@ def _percent_axis(axis) -> None:
     axis.set_major_formatter(PercentFormatter(1.0))
 
 
-def _no_data(ax) -> None:
-    ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
+def _chart(title: str, frame: pd.DataFrame, draw, rotate_x: bool = True) -> str:
+    """One chart as inline SVG: `draw(ax)` plots `frame`, or the chart says there is no data yet."""
+    fig, ax = _figure(title)
+    if frame.empty:
+        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
+    else:
+        draw(ax)
+        if rotate_x:
+            ax.tick_params(axis="x", rotation=45)
+    return _svg(fig)
 
 
 def cycle_time_chart(monthly: pd.DataFrame, go_live: dt.date, event: str) -> str:
-    fig, ax = _figure(f"Order cycle time by order month (order → {event}, days)")
-    if monthly.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         ax.plot(monthly["period"], monthly["cycle_time_median_days"], marker="o", label="median")
         ax.plot(monthly["period"], monthly["cycle_time_p90_days"], marker=".", linestyle="--", label="p90")
         go_live_month = go_live.strftime("%Y-%m")
@@ -178,51 +183,39 @@ def cycle_time_chart(monthly: pd.DataFrame, go_live: dt.date, event: str) -> str
                         fontsize=8, color="grey", va="top", ha="left")
         ax.set_ylim(bottom=0)
         ax.legend(frameon=False)
-        ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
+
+    return _chart(f"Order cycle time by order month (order → {event}, days)", monthly, draw)
 
 
 def reduction_chart(monthly: pd.DataFrame) -> str:
-    fig, ax = _figure("Cycle time reduction vs the pre-go-live median (%)")
-    if monthly.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         values = monthly["cycle_time_reduction_vs_baseline_pct"].fillna(0)
         ax.bar(monthly["period"], values, color=["#2a9d8f" if v >= 0 else "#e76f51" for v in values])
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
+
+    return _chart("Cycle time reduction vs the pre-go-live median (%)", monthly, draw)
 
 
 def accuracy_cfsat_chart(monthly: pd.DataFrame) -> str:
-    fig, ax = _figure("Order accuracy and fulfilment CSAT (satisfied) by order month")
-    if monthly.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         ax.plot(monthly["period"], monthly["order_accuracy_rate"], marker="o", label="order accuracy")
         ax.plot(monthly["period"], monthly["cfsat_rate"], marker="s", label="fulfilment CSAT satisfied")
         ax.set_ylim(0, 1.05)
         _percent_axis(ax.yaxis)
         ax.legend(frameon=False, loc="lower left")
-        ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
+
+    return _chart("Order accuracy and fulfilment CSAT (satisfied) by order month", monthly, draw)
 
 
 def cost_chart(monthly: pd.DataFrame, currency: str) -> str:
-    fig, ax = _figure(f"Cost per order fulfilled by order month ({currency})")
-    if monthly.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         ax.bar(monthly["period"], monthly["cost_per_order"].fillna(0), color="#457b9d")
-        ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
+
+    return _chart(f"Cost per order fulfilled by order month ({currency})", monthly, draw)
 
 
 def cohort_chart(cohorts: pd.DataFrame) -> str:
-    fig, ax = _figure("Activation and early churn by start cohort (hollow: window still open)")
-    if cohorts.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         for column, final, label, colour in (("activation_rate", "activation_final", "activation", "#2a9d8f"),
                                              ("early_churn_rate", "churn_final", "early churn", "#e76f51")):
             ax.plot(cohorts["cohort"], cohorts[column], color=colour, label=label)
@@ -233,15 +226,12 @@ def cohort_chart(cohorts: pd.DataFrame) -> str:
         ax.set_ylim(0, 1.05)
         _percent_axis(ax.yaxis)
         ax.legend(frameon=False)
-        ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
+
+    return _chart("Activation and early churn by start cohort (hollow: window still open)", cohorts, draw)
 
 
 def promise_chart(campaigns: pd.DataFrame) -> str:
-    fig, ax = _figure("Delivery promise kept by campaign (all months)")
-    if campaigns.empty:
-        _no_data(ax)
-    else:
+    def draw(ax):
         ordered = campaigns.sort_values("promise_kept_rate")
         ax.barh(ordered["dimension_value"], ordered["promise_kept_rate"].fillna(0), color="#e9c46a")
         for y, (rate, n) in enumerate(zip(ordered["promise_kept_rate"], ordered["promise_orders"])):
@@ -250,7 +240,8 @@ def promise_chart(campaigns: pd.DataFrame) -> str:
         ax.set_xlim(0, 1.15)
         _percent_axis(ax.xaxis)
         ax.grid(axis="y", alpha=0)
-    return _svg(fig)
+
+    return _chart("Delivery promise kept by campaign (all months)", campaigns, draw, rotate_x=False)
 
 
 # --- the page --------------------------------------------------------------------------------

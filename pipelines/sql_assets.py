@@ -13,13 +13,18 @@ def read_sql(relative: str) -> str:
     return (SQL_DIR / relative).read_text()
 
 
-def run_sql_files(con: duckdb.DuckDBPyConnection, *relative_paths: str) -> None:
-    """Execute each file's statements in order inside one transaction: all or nothing."""
+def run_sql(con: duckdb.DuckDBPyConnection, *statements: str) -> None:
+    """Execute the statements in order inside one transaction: all or nothing."""
     con.execute("BEGIN")
     try:
-        for relative in relative_paths:
-            con.execute(read_sql(relative))
+        for statement in statements:
+            con.execute(statement)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def run_sql_files(con: duckdb.DuckDBPyConnection, *relative_paths: str) -> None:
+    """Execute each file's statements in order inside one transaction: all or nothing."""
+    run_sql(con, *(read_sql(relative) for relative in relative_paths))

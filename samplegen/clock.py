@@ -26,10 +26,6 @@ def to_local(t: datetime) -> datetime:
     return t.replace(tzinfo=timezone.utc).astimezone(LONDON)
 
 
-def from_local(t: datetime) -> datetime:
-    """Naive Europe/London wall time -> naive UTC."""
-    return t.replace(tzinfo=LONDON).astimezone(timezone.utc).replace(tzinfo=None)
-
 
 def local_date(t: datetime) -> date:
     return to_local(t).date()

@@ -4,13 +4,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
 
-FIXED_STAMP = datetime(2026, 1, 15, 9, 0, 0)
-_ZIP_STAMP = (2026, 1, 15, 9, 0, 0)
+from .clock import AS_OF, iso_utc
+
+# The workbook is stamped with the export time, so its bytes never depend on when it was written.
+FIXED_STAMP = AS_OF
+_ZIP_STAMP = AS_OF.timetuple()[:6]
 
 
 def write_workbook(path: Path, sheets: list[tuple[str, list[list]]]) -> None:
@@ -37,7 +39,7 @@ def normalise_zip(data: bytes) -> bytes:
             content = src.read(info.filename)
             if info.filename == "docProps/core.xml":
                 content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                                 rb"\g<1>2026-01-15T09:00:00Z\g<2>", content)
+                                 rb"\g<1>" + iso_utc(AS_OF).encode() + rb"\g<2>", content)
             entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_STAMP)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16

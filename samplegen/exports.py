@@ -31,7 +31,7 @@ SHIPMENT_COLUMNS = ["Order #", "Ship To Name", "Ship To Email", "Ship To Postal 
 HANDWRITTEN_REFERENCES = ["Web order", "Manual entry", "see email", "phone order"]
 STOCK_COLUMNS = ["SKU", "Product", "On Hand", "Reorder Point", "Unit Cost"]
 SHIPMENTS_TITLE = "Harbour & Hearth — Shipments export"
-SHIPMENTS_GENERATED = "Generated 2026-01-15 09:00 UTC"
+SHIPMENTS_GENERATED = f"Generated {AS_OF:%Y-%m-%d %H:%M} UTC"
 
 ORDER_SUBJECTS = {
     "Damaged item": ["Order #{n} arrived damaged", "Problem with order {n}", "SO-{n} bag split open"],

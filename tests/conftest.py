@@ -1,6 +1,5 @@
 """Shared fixtures: the nightly job run once on the bundled sample, through the public path."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +67,14 @@ def sample_run(tmp_path_factory) -> NightlyRun:
     return run
 
 
-@pytest.fixture(scope="session")
-def truth_params() -> dict:
-    return json.loads((TRUTH / "params.json").read_text())
+def truth_quarantined_rows() -> int:
+    """Rows the generator planted as bad (truth/rejected_rows.csv), each counted once."""
+    return len(read_truth("rejected_rows.csv")[["source_file", "source_row"]].drop_duplicates())
+
+
+def truth_overall_orders() -> int:
+    truth = read_truth("metrics_order_to_delivery.csv")
+    return int(truth[(truth["period"] == "all") & (truth["dimension"] == "all")]["orders"].iloc[0])
 
 
 def read_truth(name: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ def _snapshot(run) -> dict:
     }
 
 
-def test_rerun_and_duplicate_file_change_nothing(tmp_path, sample_run):
+def test_rerun_and_duplicate_file_change_nothing(tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     first = nightly_run_in(tmp_path, landing)

@@ -23,12 +23,13 @@ def test_sensor_requests_a_run_only_when_files_change(tmp_path, monkeypatch):
     assert isinstance(result, dg.SkipReason) and "no exports" in result.skip_message
 
     shutil.copy(SAMPLE_LANDING / "crm" / "sales_orders.csv", landing / "sales_orders.csv")
-    result, cursor = _evaluate(cursor)
-    assert isinstance(result, dg.RunRequest)
+    first, cursor = _evaluate(cursor)
+    assert isinstance(first, dg.RunRequest) and first.run_key == cursor
 
     result, cursor = _evaluate(cursor)
     assert isinstance(result, dg.SkipReason) and "unchanged" in result.skip_message
 
     shutil.copy(SAMPLE_LANDING / "support" / "zendesk_tickets.csv", landing / "zendesk_tickets.csv")
-    result, _ = _evaluate(cursor)
-    assert isinstance(result, dg.RunRequest) and result.run_key != cursor
+    result, newer = _evaluate(cursor)
+    assert isinstance(result, dg.RunRequest)
+    assert result.run_key == newer and result.run_key != first.run_key, "a new file is a new fingerprint"

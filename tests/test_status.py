@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.settings import load_settings
 from pipelines.status import family_freshness, render_status
-from tests.conftest import SAMPLE_LANDING, write_config
+from tests.conftest import SAMPLE_LANDING, truth_quarantined_rows, write_config
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -54,8 +54,7 @@ def test_status_shows_runs_freshness_checks_and_quarantine(sample_run, landing_w
     assert "marketing  LATE (over 36 h)" in text
     assert "crm        ok" in text
     assert "Failed checks (latest run)\n  none" in text
-    quarantined = sample_run.query("SELECT count(DISTINCT (source_file, source_row)) FROM quality.rejected_rows")
-    assert f"Quarantined rows: {quarantined.iloc[0, 0]} (quality.rejected_rows)" in text
+    assert f"Quarantined rows: {truth_quarantined_rows()} (quality.rejected_rows)" in text
     assert f"Report: {sample_run.warehouse / 'report.html'}" in text
 
 

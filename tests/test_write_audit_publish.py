@@ -1,13 +1,13 @@
 """Write-audit-publish: a failed audit or a killed run never touches the published BI file,
 and readers holding it open are neither blocked nor shown a half-written state."""
 
+import datetime as dt
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import openpyxl
@@ -51,8 +51,10 @@ def _deliver_before_shipping(workbook: Path) -> None:
     for row in range(5, sheet.max_row + 1):
         ship = sheet.cell(row, shipped).value
         if ship and sheet.cell(row, delivered).value:
-            sheet.cell(row, delivered).value = ship.replace(day=1) if ship.day > 3 else ship.replace(month=1, day=1)
+            sheet.cell(row, delivered).value = ship - dt.timedelta(days=2)
             break
+    else:
+        raise AssertionError("the sample has no delivered shipment to corrupt")
     book.save(workbook)
 
 
