@@ -13,6 +13,7 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
+import itertools
 import sys
 import zipfile
 from collections import Counter
@@ -103,7 +104,8 @@ def cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        # isoformat is several times faster than strftime and gives the same text without microseconds
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.microsecond else value.isoformat(" ")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, dt.time):
@@ -214,7 +216,23 @@ def csv_rows(path: Path, fmt: TextFormat) -> Iterator[list[str]]:
                                   f"({hint})") from exc
             except UnicodeDecodeError as exc:
                 raise FileRefused(f"{path.name}: not {fmt.encoding} text near byte {exc.start}") from exc
-            yield [c.replace("\ufeff", "") if i == 0 else c for i, c in enumerate(row)]
+            if row and row[0].startswith("\ufeff"):
+                row[0] = row[0].replace("\ufeff", "")
+            yield row
+
+
+def csv_all_rows(path: Path, fmt: TextFormat) -> list[list[str]]:
+    """Every row of a CSV file, parsed in one pass by the csv module; on a parse error the
+    record-by-record reader runs again to name the line (csv_rows)."""
+    try:
+        with path.open(newline="", encoding=fmt.encoding) as fh:
+            rows = list(csv.reader(fh, delimiter=fmt.delimiter, strict=True))
+    except (csv.Error, UnicodeDecodeError):
+        return list(csv_rows(path, fmt))
+    for row in rows:
+        if row and row[0].startswith("\ufeff"):
+            row[0] = row[0].replace("\ufeff", "")
+    return rows
 
 
 # --- XLSX ------------------------------------------------------------------------------------
@@ -264,18 +282,18 @@ def uncalculated_formulas(path: Path, sheet: str) -> dict[tuple[int, int], str]:
     return found
 
 
-def sheet_rows(path: Path, sheet: str) -> list[list[str]]:
-    """The sheet's cells as text from A1; a merged range shows its value in every cell it
-    covers, as a person reading the sheet sees it."""
+def sheet_values(path: Path, sheet: str, nrows: int | None = None) -> list[list]:
+    """The sheet's cells from A1 as calamine reads them (text, numbers, dates); a merged range
+    shows its value in every cell it covers, as a person reading the sheet sees it, and an
+    uncalculated formula shows as its text, so typing rejects it with the formula named."""
     try:
         data = open_workbook(path).get_sheet_by_name(sheet)
-        rows = [[cell_text(v) for v in row] for row in data.to_python(skip_empty_area=False)]
+        rows = data.to_python(skip_empty_area=False, nrows=nrows)
         merged = data.merged_cell_ranges or []
     except FileRefused:
         raise
     except Exception as exc:
         raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
-    # an uncalculated formula shows as its text, so typing rejects it with the formula named
     for (r, c), formula in uncalculated_formulas(path, sheet).items():
         if r < len(rows) and c < len(rows[r]):
             rows[r][c] = formula
@@ -289,6 +307,11 @@ def sheet_rows(path: Path, sheet: str) -> list[list[str]]:
                 if c < len(row):
                     row[c] = value
     return rows
+
+
+def sheet_rows(path: Path, sheet: str, nrows: int | None = None) -> list[list[str]]:
+    """The sheet's cells as text (cell_text), from A1; nrows limits it to the top rows."""
+    return [[cell_text(v) for v in row] for row in sheet_values(path, sheet, nrows)]
 
 
 def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tuple[int, Profile | None]:
@@ -312,11 +335,9 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
         if path.stat().st_size == 0:
             raise FileRefused(f"{path.name}: the file is empty")
         fmt = csv_format(path, override)
-        head, total = [], 0
-        for row in csv_rows(path, fmt):
-            if len(head) < HEADER_SEARCH_ROWS:
-                head.append(row)
-            total += 1
+        rows = csv_rows(path, fmt)
+        head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+        total = len(head) + sum(1 for _ in rows)  # the whole file must parse before any of it loads
         if not any(any(c.strip() for c in r) for r in head):
             raise FileRefused(f"{path.name}: the file has no header and no rows")
         index, profile = _locate_header(head, candidates)
@@ -335,7 +356,7 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
             # hidden sheets hold lookups and scratch work, not the export
             tables.append(LandingTable(path, sheet, 0, [], None, skipped="hidden sheet, not read"))
             continue
-        rows = sheet_rows(path, sheet)
+        rows = sheet_rows(path, sheet, nrows=HEADER_SEARCH_ROWS)
         if not rows:
             continue
         index, profile = _locate_header(rows, candidates)
@@ -349,18 +370,3 @@ def _trimmed(header: list[str]) -> list[str]:
     while cells and not cells[-1]:
         cells.pop()
     return cells
-
-
-def read_records(table: LandingTable) -> Iterator[tuple[int, list[str]]]:
-    """(record number, cells) for each data record under the header; blank records are skipped
-    but still counted, so numbers match what a person sees below the header."""
-    if table.sheet is None:
-        fmt = TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
-        rows = csv_rows(table.path, fmt)
-    else:
-        rows = iter(sheet_rows(table.path, table.sheet))
-    for _ in range(table.header_index + 1):
-        next(rows, None)
-    for number, row in enumerate(rows, start=1):
-        if any(cell.strip() for cell in row):
-            yield number, row

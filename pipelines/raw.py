@@ -9,9 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from connectors.files import (
-    MAX_FIELD_BYTES, FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files, read_records,
-)
+from connectors.files import FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files
+from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, read_columns
 from connectors.profiles import (
     Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
@@ -188,47 +187,29 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-def _row_problem(table: LandingTable, cells: list[str], width: int) -> str | None:
-    filled = len(cells)
-    while filled and not str(cells[filled - 1]).strip():
-        filled -= 1
-    if filled > width or (table.sheet is None and len(cells) != width):
-        return f"the row has {len(cells) if table.sheet is None else filled} fields where the header has {width}"
-    for header, cell in zip(table.headers, cells):
-        if len(cell) > MAX_FIELD_BYTES:
-            return f"the value in column '{header}' is {len(cell):,} characters long, above the limit of {MAX_FIELD_BYTES:,}"
-    return None
-
-
-def _clipped(value: str) -> str:
-    """An oversized cell is not carried on in full; its row is quarantined (_row_problem)."""
-    return value if len(value) <= MAX_FIELD_BYTES else value[:200] + f"... ({len(value):,} characters)"
-
-
-def _records_frame(table: LandingTable, entity: Entity, lineage: dict) -> pd.DataFrame:
-    """The table's records with cells placed under canonical field names, all text."""
-    fields = {
+def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict) -> int:
+    """Append the table's records to raw.<entity>: cells under canonical field names, the whole
+    row as JSON (raw_record), lineage; returns the number of records."""
+    records = read_columns(table)
+    positions = {
         name: index for name, col in table.profile.columns.items()
         if (index := col.position(table.headers)) is not None
     }
-    width = len(table.headers)
     keys = _unique_headers(table.headers)
-    records = []
-    for number, cells in read_records(table):
-        problem = _row_problem(table, cells, width)
-        cells = [_clipped(c) for c in cells]
-        record = {name: (cells[i] if i < len(cells) else None) for name, i in fields.items()}
-        record["source_row"] = number
-        record["row_problem"] = problem
-        record["raw_record"] = json.dumps(dict(zip(keys, cells)), ensure_ascii=False)
-        records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=["source_row", "row_problem", "raw_record", *fields])
-    for name, value in lineage.items():
-        frame[name] = value
-    for name in entity.fields:
-        if name not in frame:
-            frame[name] = None
-    return frame
+    # header names and lineage are file content: they enter SQL as parameters, never as text
+    params = {**{f"k{i}": key for i, key in enumerate(keys)}, **{f"l_{c}": v for c, v in lineage.items()}}
+    pairs = ", ".join(f"$k{i}, {column_name(i)}" for i in range(len(keys)))
+    selects = [
+        *(f"${'l_' + c}::VARCHAR AS {ident(c)}" for c in lineage),
+        f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"json_object({pairs})::VARCHAR AS raw_record",
+        *(f"{column_name(positions[f])} AS {ident(f)}" for f in entity.fields if f in positions),
+    ]
+    con.register("landing_records", records)
+    try:
+        con.execute(f"INSERT INTO raw.{entity.name} BY NAME SELECT {', '.join(selects)} FROM landing_records", params)
+    finally:
+        con.unregister("landing_records")
+    return records.num_rows
 
 
 def _raw_columns(entity: Entity) -> dict[str, str]:
@@ -268,38 +249,44 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                     "SELECT file_hash, source_sheet, load_fingerprint FROM raw.loaded_tables WHERE entity = ?",
                     [entity.name]).fetchall()
             }
-            frames, ledger, kept = [], [], []
-            for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
-                fingerprint = load_fingerprint(profiles[profile], header_index, headers, encoding, delimiter)
-                if loaded.get((file_hash, sheet)) == fingerprint:
-                    kept.append({"file_hash": file_hash, "source_sheet": sheet})  # same bytes, same mapping
-                    continue
-                table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
-                                     json.loads(headers), profiles[profile], encoding, delimiter)
-                lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
-                           "file_hash": file_hash, "profile": profile}
-                frames.append(_records_frame(table, entity, lineage))
-                ledger.append({"entity": entity.name, "file_hash": file_hash, "source_sheet": sheet, "profile": profile,
-                               "load_fingerprint": fingerprint, "load_id": context.run.run_id,
-                               "rows": len(frames[-1]), "loaded_at": dt.datetime.now(dt.timezone.utc)})
-            frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
-            frame = frame[list(columns)]
-            kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
-            new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
+            ledger, kept, per_file = [], [], {}
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
-            if rebuild:
-                con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
-            # rows of files no longer in the landing folder, or to be read again, go
-            unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
-                      "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
-            con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept}")
-            con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
-            con.execute(f"INSERT INTO raw.{entity.name} SELECT * FROM frame")
-            con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
+            try:
+                if rebuild:
+                    con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
+                to_read = []
+                for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
+                    fingerprint = load_fingerprint(profiles[profile], header_index, headers, encoding, delimiter)
+                    if loaded.get((file_hash, sheet)) == fingerprint:
+                        kept.append({"file_hash": file_hash, "source_sheet": sheet})  # same bytes, same mapping
+                    else:
+                        to_read.append((relative_path, sheet, header_index, headers, profile, file_hash, source_file,
+                                        encoding, delimiter, fingerprint))
+                # rows of files no longer in the landing folder, or to be read again, go
+                kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
+                unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
+                          "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
+                con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept}")
+                con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
+                for (relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter,
+                     fingerprint) in to_read:
+                    table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
+                                         json.loads(headers), profiles[profile], encoding, delimiter)
+                    lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
+                               "file_hash": file_hash, "profile": profile}
+                    rows = _insert_records(con, entity, table, lineage)
+                    per_file[source_file] = per_file.get(source_file, 0) + rows
+                    ledger.append({"entity": entity.name, "file_hash": file_hash, "source_sheet": sheet, "profile": profile,
+                                   "load_fingerprint": fingerprint, "load_id": context.run.run_id,
+                                   "rows": rows, "loaded_at": dt.datetime.now(dt.timezone.utc)})
+                new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
+                con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             con.execute("COMMIT")
             metadata = table_metadata(con, "raw", entity.name)
-        per_file = frame.groupby("source_file").size().to_dict() if len(frame) else {}
         if kept:
             context.log.info(f"{len(kept)} file(s) unchanged since they were loaded: their rows are reused, not re-read")
         return dg.MaterializeResult(

@@ -8,7 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from connectors.files import csv_format, discover_tables, read_records
+from connectors.files import csv_format, discover_tables
+from connectors.records import read_columns
 from connectors.profiles import Override, load_profiles
 from tests.fixtures.loading import stage
 
@@ -127,7 +128,7 @@ def test_a_sheet_can_be_chosen_by_name(tmp_path):
     tables = discover_tables(tmp_path / "shipments.xlsx", tuple(PROFILES.values()),
                              (Override("shipments*.xlsx", profile, sheet="May"),))
     assert [(t.sheet, t.profile.name) for t in tables] == [("May", "shipstation_shipments_csv")]
-    assert [cells[0] for _, cells in read_records(tables[0])] == ["1601"]
+    assert read_columns(tables[0])["c0"].to_pylist() == ["1601"]
 
 
 def test_a_forced_delimiter_and_encoding_win_over_sniffing(tmp_path):
@@ -140,4 +141,4 @@ def test_utf16_without_byte_order_mark_is_recognised(tmp_path):
     path = write_csv(tmp_path / "no_bom.txt", WOO_HEADER, WOO_ROWS, "\t", "utf-16-le")
     [table] = discover_tables(path, tuple(PROFILES.values()))
     assert (table.encoding, table.delimiter, table.profile.name) == ("utf-16-le", "\t", "woocommerce_orders")
-    assert [cells[1] for _, cells in read_records(table)] == ["1501", "1502"]
+    assert read_columns(table)["c1"].to_pylist() == ["1501", "1502"]
