@@ -1,15 +1,18 @@
 """Nightly job at business scale: per-phase wall time and peak memory, against a plain-DuckDB floor.
 
-Usage: .venv/bin/python benchmarks/nightly_benchmark.py [--scales sample,100k,1m] [--data DIR]
+Usage: .venv/bin/python benchmarks/nightly_benchmark.py [--scales sample,100k,1m] [--data DIR] [--incremental]
 
 Each scale's exports are generated once by samplegen into --data (default /tmp/crosswalk-bench)
 and reused. The nightly job and the floor (benchmarks/floor.py) each run in a child process, so
 peak memory is that process's maximum RSS (the in-process executor keeps the job in one process).
+With --incremental, each CSV export is split: its first 99% of records land for a full run, then
+the last 1% land beside it as a new file (<name>_delta.csv) and the next night is timed.
 Run by hand; the figures belong in benchmarks/RESULTS.md, never in tests.
 """
 
 import argparse
-import resource
+import csv
+import shutil
 import subprocess
 import sys
 import time
@@ -44,13 +47,64 @@ def ensure_data(name: str, data: Path) -> Path:
     return out / "landing"
 
 
+def split_landing(landing: Path, out: Path, share: float = 0.01) -> tuple[Path, Path]:
+    """A landing folder with each CSV export's first (1 - share) of records, and a folder of the
+    remaining records as <name>_delta.csv files (same header, encoding and delimiter)."""
+    from connectors.files import csv_all_rows, csv_format
+
+    base, delta = out / "landing", out / "delta"
+    if base.is_dir() and delta.is_dir():
+        return base, delta
+    shutil.rmtree(out, ignore_errors=True)
+    for path in sorted(landing.rglob("*")):
+        if not path.is_file():
+            continue
+        target = base / path.relative_to(landing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = csv_all_rows(path, fmt := csv_format(path)) if path.suffix == ".csv" else []
+        if len(rows) < 100:
+            shutil.copy2(path, target)
+            continue
+        cut = len(rows) - int((len(rows) - 1) * share)
+        extra = delta / path.relative_to(landing).with_name(f"{path.stem}_delta.csv")
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        for destination, records in ((target, rows[:cut]), (extra, [rows[0], *rows[cut:]])):
+            with destination.open("w", newline="", encoding=fmt.encoding) as fh:
+                csv.writer(fh, delimiter=fmt.delimiter).writerows(records)
+    return base, delta
+
+
+def incremental(name: str, landing: Path, data: Path) -> None:
+    """A full run on 99% of the records, then the night when the last 1% lands."""
+    base, delta = split_landing(landing, data / f"{name}-incremental")
+    warehouse = data / f"{name}-incremental-warehouse"
+    shutil.rmtree(warehouse, ignore_errors=True)
+    for path in base.rglob("*_delta.csv"):
+        path.unlink()  # left by an earlier run of this benchmark
+    nightly = [sys.executable, "benchmarks/phase_times.py", "--landing", str(base), "--warehouse", str(warehouse)]
+    wall, rss, output = measured(nightly)
+    print(f"[{name}] full run on 99%: {wall:.1f} s wall, peak RSS {rss:.0f} MiB\n{output}", flush=True)
+    for path in delta.rglob("*.csv"):
+        shutil.copy2(path, base / path.relative_to(delta))
+    new_rows = sum(1 for p in delta.rglob("*.csv") for _ in p.open(encoding="utf-8", errors="replace")) - \
+        len(list(delta.rglob("*.csv")))
+    night, night_rss, night_output = measured(nightly)
+    print(f"[{name}] incremental night (+{new_rows:,} lines in {len(list(delta.rglob('*.csv')))} new files): "
+          f"{night:.1f} s wall, peak RSS {night_rss:.0f} MiB, {night / wall:.0%} of the full run\n{night_output}",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", default="sample,100k")
     parser.add_argument("--data", default="/tmp/crosswalk-bench")
+    parser.add_argument("--incremental", action="store_true", help="time a night with 1%% new rows instead")
     args = parser.parse_args()
     for name in args.scales.split(","):
         landing = ensure_data(name, Path(args.data))
+        if args.incremental:
+            incremental(name, landing, Path(args.data))
+            continue
         warehouse = Path(args.data) / f"{name}-warehouse"
         wall, rss, output = measured([sys.executable, "benchmarks/phase_times.py", "--landing", str(landing),
                                       "--warehouse", str(warehouse)])

@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--landing", default=str(PROJECT / "data" / "sample" / "landing"))
     parser.add_argument("--warehouse", default=None)
+    parser.add_argument("--slowest", type=int, default=12, help="how many of the slowest steps to list")
     args = parser.parse_args()
     warehouse = Path(args.warehouse or tempfile.mkdtemp(prefix="crosswalk-bench-"))
     config = warehouse / "bench.yaml"
@@ -45,7 +46,7 @@ def main() -> None:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
         wall = time.monotonic() - started
-        starts, phases = {}, collections.defaultdict(float)
+        starts, phases, steps = {}, collections.defaultdict(float), {}
         for entry in instance.all_logs(result.run_id):
             event = entry.dagster_event
             if event is None or not event.step_key:
@@ -53,7 +54,8 @@ def main() -> None:
             if event.event_type_value == "STEP_START":
                 starts[event.step_key] = entry.timestamp
             elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
-                phases[phase_of(event.step_key, check_steps)] += entry.timestamp - starts.pop(event.step_key)
+                steps[event.step_key] = entry.timestamp - starts.pop(event.step_key)
+                phases[phase_of(event.step_key, check_steps)] += steps[event.step_key]
     print(f"run {'succeeded' if result.success else 'FAILED'}; wall {wall:.1f} s (includes Dagster run overhead)")
     for phase in ("raw", "staging", "core", "marts", "checks", "publish"):
         if phase in phases:
@@ -61,6 +63,9 @@ def main() -> None:
     other = {k: v for k, v in phases.items() if k not in ("raw", "staging", "core", "marts", "checks", "publish")}
     for phase, seconds in other.items():
         print(f"  {phase:<8} {seconds:6.2f} s")
+    print("slowest steps:")
+    for step, seconds in sorted(steps.items(), key=lambda s: -s[1])[:args.slowest]:
+        print(f"  {seconds:6.2f} s  {step}")
 
 
 if __name__ == "__main__":

@@ -26,16 +26,22 @@ from connectors.profiles import SCHEMAS_DIR
 from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES
 
 # Prediction blocking: every rule pins a location, an email or a rare combination, so the
-# number of pairs grows about linearly with records. The last rule reaches records that carry
-# a name only (a ticket without email or phone) and pairs them with people of that name.
+# number of pairs grows about linearly with records. A name alone is no such pin once a business
+# has many customers (hundreds of people share a common name, and email local parts are made of
+# names), so the mailbox-name rule also pins the domain's first letter and top-level part (a slip
+# like gmial.com keeps both), and the last rule, which reaches records that carry a name only (a
+# ticket without email or phone) and pairs them with people of that name, is kept to names that
+# few records share (name_records, counted in core/customer_linkage_input.sql).
+NAME_ONLY_MAX_RECORDS = 20
 BLOCKING_RULES = [
     block_on("last_name", "postcode"),
     block_on("first_name_std", "postcode"),
     block_on("first_name_std", "last_name", "city"),
-    block_on("email_local"),
+    block_on("email_local", "left(email_domain, 1)", "split_part(email_domain, '.', -1)"),
     block_on("first_name_std", "last_name", "company"),
     block_on("shared_mailbox"),
     "l.first_name_std = r.first_name_std AND l.last_name = r.last_name AND "
+    f"l.name_records <= {NAME_ONLY_MAX_RECORDS} AND "
     "((l.postcode IS NULL AND l.city IS NULL AND l.company IS NULL) OR "
     "(r.postcode IS NULL AND r.city IS NULL AND r.company IS NULL))",
 ]

@@ -12,7 +12,7 @@ import pandas as pd
 from connectors.files import FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files
 from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, read_columns
 from connectors.profiles import (
-    Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
+    SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import WarehouseResource
@@ -30,8 +30,11 @@ LANDING_COLUMNS = {
     "file_hash": "VARCHAR", "size_bytes": "BIGINT", "profile": "VARCHAR", "entity": "VARCHAR",
     "family": "VARCHAR", "status": "VARCHAR", "message": "VARCHAR", "header_index": "BIGINT",
     "headers": "VARCHAR", "unmapped_headers": "VARCHAR", "missing_headers": "VARCHAR",
-    "encoding": "VARCHAR", "delimiter": "VARCHAR", "exported_at": "TIMESTAMPTZ",
+    "encoding": "VARCHAR", "delimiter": "VARCHAR", "exported_at": "TIMESTAMPTZ", "discovery_fingerprint": "VARCHAR",
 }
+# What a file's manifest rows say, given its bytes and the mapping files: reused while both are unchanged.
+DISCOVERED_FIELDS = ["source_sheet", "profile", "entity", "family", "status", "message", "header_index", "headers",
+                     "unmapped_headers", "missing_headers", "encoding", "delimiter"]
 
 
 # Which file (or sheet) each raw table holds rows of, and the mapping it was read with: a file
@@ -48,13 +51,40 @@ def load_fingerprint(profile: Profile, header_index, headers: str, encoding, del
     return digest.hexdigest()
 
 
+def discovery_fingerprint(profiles: tuple[Profile, ...], schemas_dir: Path = SCHEMAS_DIR) -> str:
+    """What recognising a file depends on besides its bytes: every profile, the entities and the overrides."""
+    digest = hashlib.sha256()
+    for path in sorted({p.path for p in profiles} | {schemas_dir / "entities.yaml", schemas_dir / "profile_overrides.yaml"}):
+        digest.update(str(path).encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return digest.hexdigest()
+
+
+def previous_discoveries(con, fingerprint: str) -> dict[tuple[str, str], list[dict]]:
+    """The last manifest's rows per (relative path, file hash), where the mapping files were the same."""
+    has_column = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = 'landing_files' "
+        "AND column_name = 'discovery_fingerprint'").fetchone()[0]
+    if not has_column:
+        return {}
+    found: dict[tuple[str, str], list[dict]] = {}
+    rows = con.execute(
+        f"SELECT relative_path, file_hash, {', '.join(DISCOVERED_FIELDS)} FROM raw.landing_files "
+        "WHERE discovery_fingerprint = ? AND status <> 'duplicate' ORDER BY relative_path, source_sheet",
+        [fingerprint]).fetchall()
+    for relative_path, file_hash, *values in rows:
+        found.setdefault((relative_path, file_hash), []).append(dict(zip(DISCOVERED_FIELDS, values)))
+    return found
+
+
 def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
 def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
-                   overrides: tuple[Override, ...] = ()) -> list[dict]:
-    """One row per CSV file or sheet: what it is, and whether it will be loaded."""
+                   overrides: tuple[Override, ...] = (), fingerprint: str | None = None,
+                   previous: dict[tuple[str, str], list[dict]] | None = None) -> list[dict]:
+    """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
+    and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds)."""
     rows, first_seen = [], {}
     for path in list_landing_files(landing_dir):
         stat = path.stat()
@@ -65,11 +95,16 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
             # when the tool exported it, as far as the file tells: its modification time
             "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
+            "discovery_fingerprint": fingerprint,
         }
         if base["file_hash"] in first_seen:
             rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})
             continue
         first_seen[base["file_hash"]] = base["relative_path"]
+        known = (previous or {}).get((base["relative_path"], base["file_hash"]))
+        if known:
+            rows.extend(base | row for row in known)
+            continue
         try:
             tables = discover_tables(path, profiles, overrides)
         except FileRefused as exc:
@@ -153,7 +188,11 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
                          f"{settings.config_path} or pass --landing.")
-    rows = _manifest_rows(settings.landing_dir, load_profiles(), context.run.run_id, load_overrides())
+    profiles = load_profiles()
+    fingerprint = discovery_fingerprint(profiles)
+    with warehouse.connect() as con:
+        previous = {} if warehouse.full_rebuild else previous_discoveries(con, fingerprint)
+    rows = _manifest_rows(settings.landing_dir, profiles, context.run.run_id, load_overrides(), fingerprint, previous)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
     for row in rows:
         drift = row["status"] == "ready" and (json.loads(row["unmapped_headers"] or "[]")

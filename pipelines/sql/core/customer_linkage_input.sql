@@ -35,9 +35,11 @@ SELECT *,
        END AS node_id
 FROM described;
 
+-- name_records: how many nodes carry the same full name; a name many share identifies nobody.
 CREATE OR REPLACE TABLE core.customer_linkage_input AS
 SELECT node_id AS unique_id, first_name, first_name_std, last_name, email, email_local, email_domain, shared_mailbox, phone,
-       company, street, city, postcode, postcode_district
+       company, street, city, postcode, postcode_district,
+       count(*) OVER (PARTITION BY first_name_std, last_name) AS name_records
 FROM core.customer_linkage_records
 WHERE record_id = node_id
 ORDER BY unique_id;
