@@ -90,13 +90,16 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                         f"FROM staging.{entity.name}_history WHERE version = 'current' ORDER BY source_file, source_row")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             con.execute(
-                """INSERT INTO quality.rejected_rows
-                   SELECT * FROM (
-                       -- a record made of several line rows is quarantined line by line
-                       SELECT ?, source_file, source_sheet, unnest(source_rows) AS source_row, e.column_name,
-                              e.source_column, e.reason, unnest(raw_records), profile, load_id
-                       FROM (SELECT *, unnest(errors) AS e FROM typed WHERE len(errors) > 0))
-                   ORDER BY source_file, source_row""",
+                f"""INSERT INTO quality.rejected_rows
+                   -- a record made of several line rows is quarantined line by line, each with its row as delivered
+                   SELECT ?, q.source_file, q.source_sheet, q.source_row, q.e.column_name, q.e.source_column,
+                          q.e.reason, r.raw_record, q.profile, q.load_id
+                   FROM (SELECT *, unnest(source_rows) AS source_row
+                         FROM (SELECT * EXCLUDE (source_row), unnest(errors) AS e FROM typed WHERE len(errors) > 0)) q
+                   LEFT JOIN raw.{entity.name} r
+                     ON r.file_hash = q.file_hash AND r.source_sheet IS NOT DISTINCT FROM q.source_sheet
+                    AND r.source_row = q.source_row
+                   ORDER BY q.source_file, q.source_row""",
                 [entity.name],
             )
             con.execute("DELETE FROM quality.value_issues WHERE entity = ?", [entity.name])

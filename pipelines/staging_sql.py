@@ -125,7 +125,7 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
     where = f"profile = {literal(profile.name)}"
     if not profile.record_key:
-        return f"(SELECT {lineage}, row_problem, raw_record, [source_row] AS source_rows, [raw_record] AS raw_records, " \
+        return f"(SELECT {lineage}, row_problem, [source_row] AS source_rows, " \
                f"{', '.join(ident(f) for f in entity.fields)} FROM {raw_table} WHERE {where})"
     key = ident(profile.record_key)
     fields = []
@@ -143,8 +143,7 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
     return (
         f"(SELECT load_id, source_file, source_sheet, min(source_row) AS source_row, file_hash, profile,\n"
         f"   string_agg(row_problem, '; ' ORDER BY source_row) AS row_problem,\n"
-        f"   first(raw_record ORDER BY source_row) AS raw_record,\n"
-        f"   list(source_row ORDER BY source_row) AS source_rows, list(raw_record ORDER BY source_row) AS raw_records,\n"
+        f"   list(source_row ORDER BY source_row) AS source_rows,\n"
         f"   {', '.join(fields)}\n"
         f" FROM {raw_table} WHERE {where}\n"
         # a row without the key cannot be placed in a record: it stands alone (and is rejected)
@@ -185,7 +184,7 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
                                    f"'value ' || {v} || ' is above the maximum {spec.max}'"))
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
     return (
-        f"SELECT {lineage}, raw_record, source_rows, raw_records, {', '.join(selects)},\n"
+        f"SELECT {lineage}, source_rows, {', '.join(selects)},\n"
         f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
         f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
         f"FROM {_source(entity, profile, raw_table)}"
@@ -197,8 +196,8 @@ def typed_rows_sql(entity: Entity, profiles: list[Profile], raw_table: str) -> s
     if not profiles:
         lineage = ", ".join(
             f"CAST(NULL AS {'BIGINT' if c == 'source_row' else 'VARCHAR'}) AS {ident(c)}"
-            for c in (*LINEAGE_COLUMNS, "raw_record")
-        ) + ", CAST([] AS BIGINT[]) AS source_rows, CAST([] AS VARCHAR[]) AS raw_records"
+            for c in LINEAGE_COLUMNS
+        ) + ", CAST([] AS BIGINT[]) AS source_rows"
         fields = ", ".join(f"CAST(NULL AS {SQL_TYPES[s.type]}) AS {ident(s.name)}" for s in entity.fields.values())
         empty = f"CAST([] AS {PROBLEM_TYPE}[])"
         return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues WHERE false"
