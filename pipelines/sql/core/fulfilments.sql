@@ -1,4 +1,5 @@
--- Shipments per order, with their costs and what went wrong.
+-- Shipments per order, with their costs and what went wrong. A shipment reconciled to no known
+-- order is left out here and listed in quality.unmatched_order_refs (it must not stop the publish).
 CREATE OR REPLACE TABLE core.fulfilments AS
 SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_at,
        s.qty_ordered, s.qty_shipped, s.carrier,
@@ -10,4 +11,5 @@ SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_a
 FROM staging.inventory_shipments s
 JOIN core.order_identity_map m
   ON m.entity = 'inventory_shipments' AND m.source_file = s.source_file AND m.source_row = s.source_row
+WHERE m.order_key IS NOT NULL
 ORDER BY m.order_key, s.shipped_at;
