@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
 import python_calamine
 # ElementTree never fetches external entities, and the expat it uses (>= 2.4) limits entity
 # expansion, so a hostile workbook cannot blow up memory here.
@@ -235,6 +238,40 @@ def csv_all_rows(path: Path, fmt: TextFormat) -> list[list[str]]:
     return rows
 
 
+def loose_quotes(path: Path, delimiter: str) -> bool:
+    """Whether a quote sits inside a field (`"a"b`, `a"b`) once doubled quotes are set aside:
+    the csv module refuses the first, while Arrow's reader would quietly join the text."""
+    data = path.read_bytes().replace(b'""', b"")
+    codes = np.frombuffer(data, dtype=np.uint8)
+    at = np.flatnonzero(codes == ord('"'))
+    if not len(at):
+        return False
+    edges = np.frombuffer(delimiter.encode() + b"\r\n", dtype=np.uint8)
+    before = np.where(at > 0, codes[np.maximum(at - 1, 0)], ord("\n"))
+    after = np.where(at < len(codes) - 1, codes[np.minimum(at + 1, len(codes) - 1)], ord("\n"))
+    return bool((~np.isin(before, edges) & ~np.isin(after, edges)).any())
+
+
+def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str]) -> pa.Table | None:
+    """The records under the header parsed by Arrow's multi-threaded reader (every cell as text),
+    or None where it cannot vouch for the csv module's result: not UTF-8, a quote inside a field,
+    a record with another number of fields than the header, text it cannot parse. A blank line
+    comes back as a record of empty cells, so record numbers are positions."""
+    if fmt.encoding not in ("utf-8", "utf-8-sig") or loose_quotes(path, fmt.delimiter):
+        return None
+    try:
+        return pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(skip_rows=skip_rows, column_names=names, block_size=1 << 24),
+            parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
+                                            ignore_empty_lines=False, invalid_row_handler=lambda row: "error"),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+
+
 # --- XLSX ------------------------------------------------------------------------------------
 
 def open_workbook(path: Path) -> python_calamine.CalamineWorkbook:
@@ -251,19 +288,24 @@ def _column_index(letters: str) -> int:
     return index - 1
 
 
+def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The archive member holding a sheet's cells (xl/worksheets/sheetN.xml), found by its name."""
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target") for r in rels}
+    for node in book.iter(f"{{{XLSX_NS}}}sheet"):
+        if node.get("name") == sheet:
+            target = targets.get(node.get(f"{{{XLSX_REL_NS}}}id"), "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
 def uncalculated_formulas(path: Path, sheet: str) -> dict[tuple[int, int], str]:
     """Formula cells saved without a computed value (workbooks written by scripts, not Excel),
     as {(row, column): '=formula'}; calamine reads them as empty."""
     try:
         with zipfile.ZipFile(path) as archive:
-            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target") for r in rels}
-            member = None
-            for node in book.iter(f"{{{XLSX_NS}}}sheet"):
-                if node.get("name") == sheet:
-                    target = targets.get(node.get(f"{{{XLSX_REL_NS}}}id"), "")
-                    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            member = _sheet_member(archive, sheet)
             if member is None:
                 return {}
             data = archive.read(member)
@@ -314,6 +356,71 @@ def sheet_rows(path: Path, sheet: str, nrows: int | None = None) -> list[list[st
     return [[cell_text(v) for v in row] for row in sheet_values(path, sheet, nrows)]
 
 
+def _cell_ref(ref: str) -> tuple[int, int]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    return int(ref[len(letters):]) - 1, _column_index(letters)
+
+
+def _shared_strings(archive: zipfile.ZipFile, needed: int) -> list[str]:
+    """The first `needed` entries of the shared-string table, read as a stream."""
+    strings: list[str] = []
+    if needed <= 0 or "xl/sharedStrings.xml" not in archive.namelist():
+        return strings
+    with archive.open("xl/sharedStrings.xml") as stream:
+        for _, node in ElementTree.iterparse(stream):
+            if node.tag == f"{{{XLSX_NS}}}si":
+                # rich text runs are concatenated; phonetic guides (rPh) are not part of the value
+                strings.append("".join(t.text or "" for t in node.iter(f"{{{XLSX_NS}}}t")
+                                       if t not in {x for ph in node.iter(f"{{{XLSX_NS}}}rPh") for x in ph}))
+                node.clear()
+                if len(strings) >= needed:
+                    break
+    return strings
+
+
+def sheet_head(path: Path, sheet: str, nrows: int) -> list[list[str]]:
+    """The top `nrows` rows of a sheet as text, streamed from the workbook: finding the header of a
+    sheet of a million rows must not load all of it. Merged ranges are not spread here (they are
+    in the sheet's tail); numbers show as cell_text shows them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_member(archive, sheet)
+            if member is None:
+                return sheet_rows(path, sheet, nrows)
+            cells: dict[tuple[int, int], tuple[str | None, str | None]] = {}
+            with archive.open(member) as stream:
+                for _, node in ElementTree.iterparse(stream):
+                    if node.tag == f"{{{XLSX_NS}}}row" and int(node.get("r") or 0) > nrows:
+                        break
+                    if node.tag != f"{{{XLSX_NS}}}c":
+                        continue
+                    kind = node.get("t")
+                    if kind == "inlineStr":
+                        value = "".join(t.text or "" for t in node.iter(f"{{{XLSX_NS}}}t"))
+                    else:
+                        v = node.find(f"{{{XLSX_NS}}}v")
+                        value = v.text if v is not None else None
+                    cells[_cell_ref(node.get("r", "A1"))] = (kind, value)
+                    node.clear()
+            shared = _shared_strings(archive, 1 + max((int(v) for (k, v) in cells.values() if k == "s" and v), default=-1))
+    except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
+        raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
+    rows = [[""] * (1 + max((c for r, c in cells if r == i), default=-1)) for i in range(min(nrows, 1 + max((r for r, _ in cells), default=-1)))]
+    for (r, c), (kind, value) in cells.items():
+        if r >= len(rows) or value is None:
+            continue
+        if kind == "s":
+            text = shared[int(value)] if int(value) < len(shared) else ""
+        elif kind == "b":
+            text = "TRUE" if value == "1" else "FALSE"
+        elif kind in ("str", "inlineStr", "e", "d"):
+            text = value
+        else:
+            text = cell_text(float(value))
+        rows[r][c] = text.strip()
+    return rows
+
+
 def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tuple[int, Profile | None]:
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         profile = detect_profile(row, profiles)
@@ -337,10 +444,14 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
         fmt = csv_format(path, override)
         rows = csv_rows(path, fmt)
         head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
-        total = len(head) + sum(1 for _ in rows)  # the whole file must parse before any of it loads
         if not any(any(c.strip() for c in r) for r in head):
             raise FileRefused(f"{path.name}: the file has no header and no rows")
         index, profile = _locate_header(head, candidates)
+        # the whole file must parse before any of it loads: Arrow vouches for clean files, the csv
+        # module reads the rest and names the line it cannot parse
+        width = len(_trimmed(head[index]))
+        records = arrow_records(path, fmt, index + 1, [f"c{i}" for i in range(width)]) if width else None
+        total = index + 1 + records.num_rows if records is not None else len(head) + sum(1 for _ in rows)
         table = LandingTable(path, None, index, _trimmed(head[index]), profile, fmt.encoding, fmt.delimiter)
         table.notes.append(f"read as {fmt.encoding}, delimiter {fmt.delimiter!r}")
         if total - index - 1 <= 0:
@@ -356,7 +467,7 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
             # hidden sheets hold lookups and scratch work, not the export
             tables.append(LandingTable(path, sheet, 0, [], None, skipped="hidden sheet, not read"))
             continue
-        rows = sheet_rows(path, sheet, nrows=HEADER_SEARCH_ROWS)
+        rows = sheet_head(path, sheet, HEADER_SEARCH_ROWS)
         if not rows:
             continue
         index, profile = _locate_header(rows, candidates)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 
-from connectors.files import LandingTable, MAX_FIELD_BYTES, cell_text, csv_all_rows, detect_encoding, sheet_values
-from connectors.files import TextFormat
+from connectors.files import (
+    LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding, sheet_values,
+)
 
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).
 SOURCE_ROW, ROW_PROBLEM = "source_row", "row_problem"
@@ -42,28 +42,12 @@ def read_columns(table: LandingTable) -> pa.Table:
 
 
 def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
-    """The records parsed by Arrow's multi-threaded reader, or None where it cannot vouch for
-    the same result as the csv module: a record with the wrong number of fields, an oversized
-    cell, or text it cannot parse. A blank line comes back as a record of empty cells, so
-    record numbers are positions."""
+    """The records read by Arrow (files.arrow_records), or None where the csv module must read
+    them: Arrow cannot vouch for them, or a cell is oversized (its row is quarantined)."""
     names = [column_name(i) for i in range(width)]
-    encoding = table.encoding or "utf-8"
-    try:
-        records = pcsv.read_csv(
-            table.path,
-            read_options=pcsv.ReadOptions(
-                skip_rows=table.header_index + 1, column_names=names, block_size=1 << 24,
-                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding),
-            parse_options=pcsv.ParseOptions(
-                delimiter=table.delimiter or ",", newlines_in_values=True, ignore_empty_lines=False,
-                invalid_row_handler=lambda row: "error"),
-            convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError, LookupError):
-        return None
-    if records.num_rows == 0:
+    fmt = TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
+    records = arrow_records(table.path, fmt, table.header_index + 1, names)
+    if records is None or records.num_rows == 0:
         return None
     longest = max(pc.max(pc.utf8_length(records[n])).as_py() or 0 for n in names)
     if longest > MAX_FIELD_BYTES:
