@@ -263,10 +263,10 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     Dropped links stay in core.customer_edges with the reason.
     """
     n = con.execute("SELECT coalesce(max(record_id), 0) FROM core.customer_records").fetchall()[0][0]
-    edges = con.execute("SELECT record_a, record_b, rule FROM core.customer_edges ORDER BY record_a, record_b, rule").df()
-    a = edges["record_a"].to_numpy(dtype=np.int64) - 1
-    b = edges["record_b"].to_numpy(dtype=np.int64) - 1
-    rule = edges["rule"].to_numpy()
+    edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule FROM core.customer_edges").fetchnumpy()
+    a = np.asarray(edges["record_a"], dtype=np.int64) - 1
+    b = np.asarray(edges["record_b"], dtype=np.int64) - 1
+    rule = np.asarray(edges["rule"], dtype=object)
     cannot = con.execute("SELECT record_a - 1, record_b - 1 FROM core.customer_overrides "
                          "WHERE decision = 'cannot_link'").fetchnumpy()
     ca, cb = (np.asarray(v, dtype=np.int64) for v in cannot.values())
@@ -291,16 +291,13 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     big = np.isin(labels, np.flatnonzero(np.bincount(labels, minlength=n) > max_cluster_size))
     was_big = np.isin(first, oversized)
 
-    con.register("cw_dropped", pd.DataFrame({"i": np.arange(len(a)), "dropped_reason": dropped.astype(str)})
-                 .loc[lambda d: d["dropped_reason"] != "None"])
-    con.execute("""
-        CREATE OR REPLACE TABLE core.customer_edges AS
-        SELECT e.*, d.dropped_reason
-        FROM (SELECT *, row_number() OVER (ORDER BY record_a, record_b, rule) - 1 AS i FROM core.customer_edges) e
-        LEFT JOIN cw_dropped d USING (i)
-        ORDER BY record_a, record_b, rule""")
-    con.unregister("cw_dropped")
-    con.execute("ALTER TABLE core.customer_edges DROP COLUMN i")
+    hit = dropped != None  # noqa: E711
+    if hit.any():
+        con.register("cw_dropped", pd.DataFrame({"row_id": np.asarray(edges["row_id"])[hit],
+                                                 "reason": dropped[hit].astype(str)}))
+        con.execute("UPDATE core.customer_edges e SET dropped_reason = d.reason FROM cw_dropped d "
+                    "WHERE e.rowid = d.row_id")
+        con.unregister("cw_dropped")
     clusters = pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64), "cluster_id": labels.astype(np.int64),
                              "oversized": was_big | big})
     con.execute("CREATE OR REPLACE TABLE core.customer_clusters AS SELECT * FROM clusters")

@@ -45,7 +45,9 @@ must AS (
            NULL AS key, 1.0::DOUBLE AS match_probability
     FROM core.customer_overrides WHERE decision = 'must_link'
 )
-SELECT * FROM deterministic
-UNION ALL SELECT * FROM probabilistic
-UNION ALL SELECT * FROM must
+-- dropped_reason: filled by the clustering guards (pipelines/identity.py cluster_records)
+SELECT *, NULL::VARCHAR AS dropped_reason
+FROM (SELECT * FROM deterministic
+      UNION ALL SELECT * FROM probabilistic
+      UNION ALL SELECT * FROM must)
 ORDER BY record_a, record_b, rule;
