@@ -18,6 +18,7 @@ import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,15 +329,19 @@ def sheet_values(path: Path, sheet: str, nrows: int | None = None) -> list[list]
     """The sheet's cells from A1 as calamine reads them (text, numbers, dates); a merged range
     shows its value in every cell it covers, as a person reading the sheet sees it, and an
     uncalculated formula shows as its text, so typing rejects it with the formula named."""
-    try:
-        data = open_workbook(path).get_sheet_by_name(sheet)
-        rows = data.to_python(skip_empty_area=False, nrows=nrows)
-        merged = data.merged_cell_ranges or []
-    except FileRefused:
-        raise
-    except Exception as exc:
-        raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
-    for (r, c), formula in uncalculated_formulas(path, sheet).items():
+    # the formula scan inflates the sheet's XML while calamine (which releases the GIL) parses it
+    with ThreadPoolExecutor(1) as pool:
+        formulas = pool.submit(uncalculated_formulas, path, sheet)
+        try:
+            data = open_workbook(path).get_sheet_by_name(sheet)
+            rows = data.to_python(skip_empty_area=False, nrows=nrows)
+            merged = data.merged_cell_ranges or []
+        except FileRefused:
+            raise
+        except Exception as exc:
+            raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
+        formulas = formulas.result()
+    for (r, c), formula in formulas.items():
         if r < len(rows) and c < len(rows[r]):
             rows[r][c] = formula
     for (r0, c0), (r1, c1) in merged:

@@ -8,6 +8,8 @@ below the header, the first being 1.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,19 +28,16 @@ def column_name(position: int) -> str:
 def read_columns(table: LandingTable) -> pa.Table:
     """source_row, row_problem and one text column per header cell, for every non-blank record."""
     width = len(table.headers)
-    if table.sheet is None and (fast := _fast_csv(table, width)) is not None:
+    if table.sheet is not None:
+        return _judge_cell_sizes(table.headers, _sheet_records(table, width))
+    if (fast := _fast_csv(table, width)) is not None:
         return fast
-    if table.sheet is None:
-        numbers, columns, problems = _csv_columns(table, width)
-    else:
-        numbers, columns, problems = _sheet_columns(table, width)
-    _judge_cell_sizes(table.headers, columns, problems)
+    numbers, columns, problems = _csv_columns(table, width)
     arrays = {SOURCE_ROW: pa.array(numbers, pa.int64()),
-              ROW_PROBLEM: pa.array([problems.get(i) for i in range(len(numbers))] if problems else
-                                    [None] * len(numbers), pa.string())}
+              ROW_PROBLEM: pa.array([problems.get(i) for i in range(len(numbers))], pa.string())}
     for position, values in enumerate(columns):
         arrays[column_name(position)] = pa.array(values, pa.string())
-    return pa.table(arrays)
+    return _judge_cell_sizes(table.headers, pa.table(arrays))
 
 
 def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
@@ -77,42 +76,64 @@ def _csv_columns(table: LandingTable, width: int) -> tuple[list[int], list[list]
     return [i + 1 for i in kept], columns, problems
 
 
-def _sheet_columns(table: LandingTable, width: int) -> tuple[list[int], list[list], dict[int, str]]:
+def _sheet_records(table: LandingTable, width: int) -> pa.Table:
     body = sheet_values(table.path, table.sheet)[table.header_index + 1:]
-    columns = [_text_column(c) for c in zip(*body)]
-    columns += [[""] * len(body) for _ in range(width - len(columns))]
-    kept = [i for i, cells in enumerate(zip(*columns)) if any(cells)]
-    # cells right of the header: a filled one means the row does not fit the header
-    filled = {}
-    for position in range(len(columns) - 1, width - 1, -1):
-        for i, value in enumerate(columns[position]):
-            if value and i not in filled:
-                filled[i] = position + 1
-    index = {i: j for j, i in enumerate(kept)}
-    problems = {index[i]: f"the row has {n} fields where the header has {width}" for i, n in filled.items()}
-    if len(kept) < len(body):
-        columns = [[c[i] for i in kept] for c in columns[:width]]
-    return [i + 1 for i in kept], columns[:width], problems
+    n = len(body)
+    columns = [_text_array(c) for c in zip(*body)]
+    columns += [pa.array([""] * n, pa.string()) for _ in range(width - len(columns))]
+    filled = [pc.not_equal(c, "") for c in columns]
+    # cells right of the header: the rightmost filled one says how many fields the row has
+    fields = pa.nulls(n, pa.int64())
+    for position in range(width, len(columns)):
+        fields = pc.if_else(filled[position], position + 1, fields)
+    problem = pc.binary_join_element_wise("the row has ", pc.cast(fields, pa.string()),
+                                          f" fields where the header has {width}", "")
+    records = pa.table({SOURCE_ROW: pa.array(range(1, n + 1), pa.int64()), ROW_PROBLEM: problem,
+                        **{column_name(i): columns[i] for i in range(width)}})
+    if not filled:
+        return records
+    keep = filled[0]
+    for mask in filled[1:]:
+        keep = pc.or_(keep, mask)
+    return records.filter(keep)
 
 
-def _text_column(values: tuple) -> list[str]:
-    """One sheet column as text; all-text columns (most of them) take the C-speed path."""
-    if all(type(v) is str for v in values):
-        return list(map(str.strip, values))
-    return list(map(cell_text, values))
+def _text_array(values: tuple) -> pa.Array:
+    """One sheet column as text, as cell_text writes each cell. Columns of one kind (text; numbers
+    or dates with empty cells) are converted whole by Arrow; mixed ones cell by cell."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return pa.array(list(map(str.strip, values)), pa.string())
+    others = kinds - {str}
+    if len(others) == 1 and all(v == "" for v in values if type(v) is str):
+        kind = others.pop()
+        if kind is float:
+            numbers = pa.array([v if type(v) is float else None for v in values], pa.float64())
+            tiny = pc.and_(pc.less(pc.abs(numbers), 1e-4), pc.not_equal(numbers, 0))
+            if not pc.any(tiny).as_py():  # Arrow writes 1e-05 as 0.00001; Python does not
+                whole = pc.and_(pc.equal(pc.floor(numbers), numbers), pc.less(pc.abs(numbers), 2.0 ** 53))
+                text = pc.if_else(whole, pc.cast(pc.cast(numbers, pa.int64(), safe=False), pa.string()),
+                                  pc.cast(numbers, pa.string()))
+                return pc.fill_null(text, "")
+        if kind is dt.datetime:
+            stamps = pa.array([v if type(v) is dt.datetime else None for v in values], pa.timestamp("us"))
+            seconds = pc.cast(stamps, pa.timestamp("s"), safe=False)
+            return pc.fill_null(pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S"), "")
+    return pa.array(list(map(cell_text, values)), pa.string())
 
 
-def _judge_cell_sizes(headers: list[str], columns: list[list], problems: dict[int, str]) -> None:
+def _judge_cell_sizes(headers: list[str], records: pa.Table) -> pa.Table:
     """An oversized cell is not data anyone typed: its row is quarantined and the cell clipped."""
-    for header, values in zip(headers, columns):
-        try:
-            longest = max(map(len, values), default=0)
-        except TypeError:  # absent fields (None) in a short row
-            longest = max((len(v) for v in values if v is not None), default=0)
-        if longest <= MAX_FIELD_BYTES:
+    for position, header in enumerate(headers):
+        name = column_name(position)
+        if (pc.max(pc.utf8_length(records[name])).as_py() or 0) <= MAX_FIELD_BYTES:
             continue
+        values, problems = records[name].to_pylist(), records[ROW_PROBLEM].to_pylist()
         for j, value in enumerate(values):
             if value is not None and len(value) > MAX_FIELD_BYTES:
-                problems.setdefault(j, f"the value in column '{header}' is {len(value):,} characters long, "
-                                       f"above the limit of {MAX_FIELD_BYTES:,}")
+                problems[j] = problems[j] or (f"the value in column '{header}' is {len(value):,} characters long, "
+                                              f"above the limit of {MAX_FIELD_BYTES:,}")
                 values[j] = value[:200] + f"... ({len(value):,} characters)"
+        records = records.set_column(position + 2, name, pa.array(values, pa.string()))
+        records = records.set_column(1, ROW_PROBLEM, pa.array(problems, pa.string()))
+    return records
