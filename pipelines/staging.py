@@ -85,9 +85,13 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {typed}")
             con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_history AS "
                         + versions_sql(entity, keep, [p.name for p in profiles if p.export == "snapshot"]))
+            # the current records are a view of the history: written once, not twice
             current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
-            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name} AS SELECT {current} "
-                        f"FROM staging.{entity.name}_history WHERE version = 'current' ORDER BY source_file, source_row")
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
+                           [entity.name]).fetchone()[0]:
+                con.execute(f"DROP TABLE staging.{entity.name}")  # a build made before the view
+            con.execute(f"CREATE OR REPLACE VIEW staging.{entity.name} AS SELECT {current} "
+                        f"FROM staging.{entity.name}_history WHERE version = 'current'")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             con.execute(
                 f"""INSERT INTO quality.rejected_rows
