@@ -41,6 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """UTC session, schemas, normalisation functions and the metric settings as SQL variables."""
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB's cache is otherwise 80% of RAM; above the limit it spills to disk
+    con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     register_functions(con)

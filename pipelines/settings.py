@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,16 @@ FAMILIES = ("crm", "marketing", "support", "inventory")
 # Every key the file may hold, per section; anything else is a typo worth naming.
 SECTIONS = {
     "": {"landing_dir", "warehouse_dir", "company_timezone", "currency", "schedule", "metrics", "publish",
-         "freshness", "alerts"},
+         "freshness", "alerts", "memory_limit"},
     "schedule": {"cron", "timezone"},
     "metrics": {"activation_window_days", "churn_window_days", "go_live_date", "satisfied_min_score"},
     "publish": {"personal_data"},
     "freshness": {"late_after_hours", "per_family"},
     "alerts": {"log_file", "command", "webhook_url_env"},
 }
+
+
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -54,6 +58,7 @@ class Settings:
     alert_log: Path | None = None
     alert_command: str = ""
     alert_webhook_url_env: str = ""
+    memory_limit: str = "2GB"
 
     @property
     def build_path(self) -> Path:
@@ -187,6 +192,10 @@ def load_settings(config_path: Path | None = None) -> Settings:
     if satisfied not in (1, 2, 3, 4, 5) or isinstance(satisfied, bool):
         raise metrics.error("satisfied_min_score", f"expected 1 to 5, got {satisfied!r}")
 
+    memory_limit = str(top.get("memory_limit", "2GB")).replace(" ", "")
+    if not MEMORY_SIZE.fullmatch(memory_limit):
+        raise top.error("memory_limit", f"'{memory_limit}' is not a size such as 2GB or 1500MB")
+
     base = path.parent
     landing = os.environ.get("CROSSWALK_LANDING") or top.text("landing_dir", "data/landing")
     warehouse_dir = (base / (os.environ.get("CROSSWALK_WAREHOUSE") or top.text("warehouse_dir", "data/warehouse"))).resolve()
@@ -208,4 +217,5 @@ def load_settings(config_path: Path | None = None) -> Settings:
         alert_log=warehouse_dir / alerts.text("log_file", "alerts.log"),
         alert_command=alerts.text("command", ""),
         alert_webhook_url_env=_webhook_env(alerts),
+        memory_limit=memory_limit,
     )
