@@ -21,7 +21,7 @@ keyed AS (
     UNION ALL
     -- a shared mailbox names a business, and within one business a full name names one person
     SELECT record_id, 'mailbox_name', shared_mailbox || '|' || first_name_std || '|' || last_name
-    FROM core.customer_linkage_records
+    FROM cw_linkage_records
     WHERE shared_mailbox IS NOT NULL AND first_name_std IS NOT NULL AND last_name IS NOT NULL
 ),
 deterministic AS (

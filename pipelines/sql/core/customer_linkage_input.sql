@@ -3,7 +3,8 @@
 -- Records with the same description and an email or phone are one node (they are linked by
 -- that key anyway); a description with neither stays one node per record, so two people who
 -- share only a name are never joined without the model's say.
-CREATE OR REPLACE TABLE core.customer_linkage_records AS
+-- (a temp table: only this step reads it)
+CREATE OR REPLACE TEMP TABLE cw_linkage_records AS
 WITH cleaned AS (
     SELECT r.record_id,
            cw_usable_email(r.email) AS email,
@@ -40,6 +41,6 @@ CREATE OR REPLACE TABLE core.customer_linkage_input AS
 SELECT node_id AS unique_id, first_name, first_name_std, last_name, email, email_local, email_domain, shared_mailbox, phone,
        company, street, city, postcode, postcode_district,
        count(*) OVER (PARTITION BY first_name_std, last_name) AS name_records
-FROM core.customer_linkage_records
+FROM cw_linkage_records
 WHERE record_id = node_id
 ORDER BY unique_id;
