@@ -1,4 +1,5 @@
-"""Run the nightly job once and print wall time per phase (raw, staging, core, marts, checks, publish).
+"""Run the nightly job once and print wall time per phase (raw = ingest, staging, identity = customer
+and order resolution, core, marts, checks, publish) and the slowest steps.
 
 Usage: .venv/bin/python benchmarks/phase_times.py [--landing DIR] [--warehouse DIR]
 Defaults: the bundled sample into a temporary warehouse. Run by hand; results go in notes, not tests.
@@ -16,9 +17,15 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+IDENTITY_STEPS = {"core__customer_identity_map", "core__order_identity_map"}
+PHASES = ("raw", "staging", "identity", "core", "marts", "checks", "publish")
+
+
 def phase_of(step_key: str, check_steps: set[str]) -> str:
     if step_key in check_steps:
         return "checks"
+    if step_key in IDENTITY_STEPS:
+        return "identity"
     return step_key.split("__", 1)[0]
 
 
@@ -57,10 +64,10 @@ def main() -> None:
                 steps[event.step_key] = entry.timestamp - starts.pop(event.step_key)
                 phases[phase_of(event.step_key, check_steps)] += steps[event.step_key]
     print(f"run {'succeeded' if result.success else 'FAILED'}; wall {wall:.1f} s (includes Dagster run overhead)")
-    for phase in ("raw", "staging", "core", "marts", "checks", "publish"):
+    for phase in PHASES:
         if phase in phases:
             print(f"  {phase:<8} {phases[phase]:6.2f} s")
-    other = {k: v for k, v in phases.items() if k not in ("raw", "staging", "core", "marts", "checks", "publish")}
+    other = {k: v for k, v in phases.items() if k not in PHASES}
     for phase, seconds in other.items():
         print(f"  {phase:<8} {seconds:6.2f} s")
     print("slowest steps:")
