@@ -16,6 +16,13 @@ SELECT "Sales Order Number" AS order_ref, "Contact ID" AS crm_contact_id,
        CAST(try_strptime("Promised Delivery Date", '%d/%m/%Y') AS DATE) AS promised_date
 FROM read_csv(getvariable('landing') || '/crm/sales_orders.csv', header = true, all_varchar = true);
 
+-- the marketing exports are read too (the marts do not need them): the floor reads every file
+CREATE OR REPLACE TABLE subscribers AS
+SELECT * FROM read_csv(getvariable('landing') || '/marketing/mailchimp_audience.csv', header = true, all_varchar = true);
+
+CREATE OR REPLACE TABLE campaigns AS
+SELECT * FROM read_csv(getvariable('landing') || '/marketing/mailchimp_campaigns.csv', header = true, all_varchar = true);
+
 CREATE OR REPLACE TABLE tickets_raw AS
 SELECT * FROM read_csv(getvariable('landing') || '/support/zendesk_tickets.csv', header = true, all_varchar = true);
 

@@ -45,9 +45,9 @@ def main() -> None:
 
     defs = build_definitions(str(config))
     job = defs.resolve_job_def("nightly")
-    check_steps = {
-        f"{'__'.join(key.asset_key.path)}_{key.name}" for key in defs.resolve_asset_graph().asset_check_keys
-    }
+    from pipelines.definitions import all_checks
+
+    check_steps = {checks.node_def.name for checks in all_checks}
     started = time.monotonic()
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,

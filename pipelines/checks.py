@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import dagster as dg
@@ -59,48 +60,54 @@ def build_expectation(spec: dict):
     return cls(**{k: v for k, v in spec.items() if k not in ("type", "severity")})
 
 
-def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> dg.AssetChecksDefinition:
-    """One asset check running the table's GX expectations of one severity."""
+# One check: its spec, and what computes its result on a connection to the build.
+CheckRun = Callable[[dg.AssetCheckExecutionContext, object, WarehouseResource], dg.AssetCheckResult]
+
+
+@dataclass(frozen=True)
+class Check:
+    spec: dg.AssetCheckSpec
+    run: CheckRun
+
+
+def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
+    """The table's GX expectations of one severity."""
     blocking = severity == "blocking"
     table = ".".join(asset.path)
     name = f"gx_{severity}"
     listed = "; ".join(f"{s['type']}({s.get('column') or s.get('column_A', '')})" for s in specs)
 
-    @dg.asset_check(asset=asset, name=name, blocking=blocking,
-                    description=f"Great Expectations suite ({severity}) on {table}: {listed}")
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        settings = warehouse.settings()
-        with warehouse.connect() as con:
-            outcome = validate_table(con, table, f"{table}.{severity}", [build_expectation(s) for s in specs])
-            metadata = outcome_metadata(outcome)
-            record_result(con, context.run.run_id, name, asset, blocking, outcome.success, "great_expectations", metadata)
-        page = write_data_docs(settings.warehouse_dir, context.run.run_id, outcome)
+    def run(context, con, warehouse) -> dg.AssetCheckResult:
+        outcome = validate_table(con, table, f"{table}.{severity}", [build_expectation(s) for s in specs])
+        metadata = outcome_metadata(outcome)
+        record_result(con, context.run.run_id, name, asset, blocking, outcome.success, "great_expectations", metadata)
+        page = write_data_docs(warehouse.settings().warehouse_dir, context.run.run_id, outcome)
         return dg.AssetCheckResult(
-            passed=outcome.success, severity=_severity(blocking),
+            asset_key=asset, check_name=name, passed=outcome.success, severity=_severity(blocking),
             metadata={**metadata, "data_docs": dg.MetadataValue.path(str(page))},
         )
 
-    return _check
+    return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking,
+                                   description=f"Great Expectations suite ({severity}) on {table}: {listed}"), run)
 
 
-def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True):
-    """An asset check that passes when `query` returns no rows; the rows it returns are the failures."""
+def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True) -> Check:
+    """A check that passes when `query` returns no rows; the rows it returns are the failures."""
 
-    @dg.asset_check(asset=asset, name=name, blocking=blocking, description=description)
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            failures = con.execute(query).df()
-            details = {"failures": int(len(failures)),
-                       "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
-            record_result(con, context.run.run_id, name, asset, blocking, failures.empty, "duckdb", details)
-        return dg.AssetCheckResult(passed=failures.empty, severity=_severity(blocking),
+    def run(context, con, warehouse) -> dg.AssetCheckResult:
+        failures = con.execute(query).df()
+        details = {"failures": int(len(failures)),
+                   "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
+        record_result(con, context.run.run_id, name, asset, blocking, failures.empty, "duckdb", details)
+        return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=failures.empty,
+                                   severity=_severity(blocking),
                                    metadata={"failures": len(failures),
                                              "sample": dg.MetadataValue.json(details["sample"])})
 
-    return _check
+    return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run)
 
 
-def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> dg.AssetChecksDefinition:
+def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> Check:
     table = ".".join(ident(p) for p in asset.path)
     keys = ", ".join(ident(c) for c in columns)
     return sql_check(
@@ -109,6 +116,20 @@ def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> dg.As
         f"SELECT {keys}, count(*) AS copies FROM {table} GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC",
         blocking=severity == "blocking",
     )
+
+
+def table_checks(asset: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefinition:
+    """Every check of one table in one step, on one connection: a step costs a connection and
+    Dagster's bookkeeping, and a table has up to five checks."""
+
+    @dg.multi_asset_check(specs=[c.spec for c in checks], name=f"{'_'.join(asset.path)}_checks",
+                          description=f"Quality checks of {'.'.join(asset.path)}")
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            for check in checks:
+                yield check.run(context, con, warehouse)
+
+    return _checks
 
 
 @cache
@@ -130,7 +151,7 @@ def load_suites(path=SCHEMAS_DIR / "quality_suites.yaml") -> dict[str, dict]:
     return tables
 
 
-def suite_checks(known_assets: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+def suite_checks(known_assets: set[dg.AssetKey]) -> list[Check]:
     checks = []
     for table, suite in load_suites().items():
         asset = dg.AssetKey(table.split("."))
@@ -157,7 +178,7 @@ def conservation_query(entity: str) -> str:
         WHERE l.n <> coalesce(s.n, 0) + coalesce(r.n, 0)"""
 
 
-def invariant_checks() -> list[dg.AssetChecksDefinition]:
+def invariant_checks() -> list[Check]:
     conservation = [
         sql_check(asset.key, ROWS_CONSERVED,
                   "For every file: rows landed = rows staged (every version, staging.<entity>_history) + rows rejected. "
@@ -193,4 +214,8 @@ def invariant_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def build_checks(known_assets: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
-    return [*suite_checks(known_assets), *invariant_checks()]
+    """One multi-asset check (one step) per table, holding all of the table's checks."""
+    per_table: dict[dg.AssetKey, list[Check]] = {}
+    for check in [*suite_checks(known_assets), *invariant_checks()]:
+        per_table.setdefault(check.spec.asset_key, []).append(check)
+    return [table_checks(asset, checks) for asset, checks in per_table.items()]
