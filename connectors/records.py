@@ -109,9 +109,12 @@ def _text_array(values: tuple) -> pa.Array:
         kind = others.pop()
         if kind is float:
             numbers = pa.array([v if type(v) is float else None for v in values], pa.float64())
-            tiny = pc.and_(pc.less(pc.abs(numbers), 1e-4), pc.not_equal(numbers, 0))
-            if not pc.any(tiny).as_py():  # Arrow writes 1e-05 as 0.00001; Python does not
-                whole = pc.and_(pc.equal(pc.floor(numbers), numbers), pc.less(pc.abs(numbers), 2.0 ** 53))
+            size = pc.abs(numbers)
+            whole = pc.equal(pc.floor(numbers), numbers)
+            # Arrow writes 1e-05 as 0.00001 where Python keeps the exponent; whole numbers beyond
+            # int64 have no exact Arrow cast: both are left to cell_text
+            odd = pc.or_(pc.and_(pc.less(size, 1e-4), pc.not_equal(numbers, 0)), pc.and_(whole, pc.greater_equal(size, 9e18)))
+            if not pc.any(odd).as_py():
                 text = pc.if_else(whole, pc.cast(pc.cast(numbers, pa.int64(), safe=False), pa.string()),
                                   pc.cast(numbers, pa.string()))
                 return pc.fill_null(text, "")

@@ -1,0 +1,121 @@
+"""The fast readers give the careful readers' answers: Arrow's CSV reader against the csv module,
+the streamed workbook head against calamine, Arrow's text conversion against cell_text."""
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from connectors.files import (
+    FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, sheet_head, sheet_rows,
+)
+from connectors.profiles import load_profiles
+from connectors.records import _csv_columns, _text_array, read_columns
+from tests.conftest import SAMPLE_LANDING
+
+PROFILES = load_profiles()
+WOO_HEADER = "order_id,order_number,order_date,status,order_total,order_currency,customer_email"
+
+
+def _csv_module_read(table):
+    """What the csv-module path makes of a table: (record numbers, columns)."""
+    numbers, columns, _ = _csv_columns(table, len(table.headers))
+    return numbers, columns
+
+
+def _arrow_read(table):
+    records = read_columns(table)
+    columns = [records[f"c{i}"].to_pylist() for i in range(len(table.headers))]
+    return records["source_row"].to_pylist(), columns
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE_LANDING.rglob("*.csv")), ids=lambda p: p.name)
+def test_arrow_reads_every_sample_export_as_the_csv_module_does(path):
+    [table] = discover_tables(path, PROFILES)
+    fmt = TextFormat(table.encoding, table.delimiter)
+    assert arrow_records(path, fmt, table.header_index + 1, [f"c{i}" for i in range(len(table.headers))]) is not None
+    assert _arrow_read(table) == _csv_module_read(table)
+
+
+def test_arrow_keeps_quoted_newlines_doubled_quotes_and_record_numbers_past_blank_lines(tmp_path):
+    path = tmp_path / "woo.csv"
+    path.write_text(
+        "\ufeff" + WOO_HEADER + "\r\n"
+        '4993,1501,3/30/2025 0:37:00,completed,"1,234.50",GBP,"ruth@example.co.uk"\r\n'
+        "\r\n"
+        ",,,,,,\r\n"
+        '4994,1502,3/31/2025 9:05:00,"said ""hi""\nthen left",14.90,GBP,sam@example.co.uk\r\n',
+        encoding="utf-8")
+    [table] = discover_tables(path, PROFILES)
+    numbers, columns = _arrow_read(table)
+    assert (numbers, columns) == _csv_module_read(table)
+    assert numbers == [1, 4]  # the blank line and the row of empty cells are counted, not kept
+    assert columns[3] == ["completed", 'said "hi"\nthen left']
+
+
+def test_text_after_a_closing_quote_is_still_refused_with_its_line(tmp_path):
+    path = tmp_path / "woo.csv"
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,\"completed\"x,1.50,GBP,a@b.co.uk\n",
+                    encoding="utf-8")
+    assert arrow_records(path, csv_format(path), 1, [f"c{i}" for i in range(7)]) is None
+    with pytest.raises(FileRefused, match="starting on line 2"):
+        discover_tables(path, PROFILES)
+
+
+def test_a_short_row_leaves_arrow_for_the_csv_module_and_is_quarantined(tmp_path):
+    path = tmp_path / "woo.csv"
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n4994,1502\n",
+                    encoding="utf-8")
+    [table] = discover_tables(path, PROFILES)
+    assert arrow_records(path, csv_format(path), 1, [f"c{i}" for i in range(7)]) is None
+    records = read_columns(table)
+    assert records["row_problem"].to_pylist() == [None, "the row has 2 fields where the header has 7"]
+
+
+def _workbook(path: Path) -> Path:
+    """Title rows, shared and inline strings, numbers and dates above and in the data."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Shipments"
+    ws.append(["Harbour & Hearth — Shipments"])
+    ws.append([dt.datetime(2025, 5, 2, 9, 30), 42, 4.5, True])
+    ws.append([])
+    ws.append(["Order #", "Ship To Name", "Qty Ordered", "Ship Date", "Shipping Cost", "Note"])
+    ws.append(["#1601", "  Ann Lee ", 3, dt.datetime(2025, 5, 2, 10, 15, 30), 4.0, None])
+    ws.append(["#1602", "Bo Chen", 1, dt.datetime(2025, 5, 3), 3.75, "fragile"])
+    ws.append([])
+    ws.append(["#1603", "Cy Diaz", 2, None, 0.00001, 12345678901234.0])
+    wb.save(path)
+    return path
+
+
+def test_the_streamed_head_finds_the_header_calamine_finds(tmp_path):
+    path = _workbook(tmp_path / "shipments.xlsx")
+    head, full = sheet_head(path, "Shipments", 20), sheet_rows(path, "Shipments", 20)
+    assert head[3] == [c for c in full[3] if c]  # the header row, text for text
+    assert head[0][0] == full[0][0] and head[4][:3] == full[4][:3]
+    for sample in sorted(SAMPLE_LANDING.rglob("*.xlsx")):
+        for sheet in ("Shipments",):
+            top = sheet_rows(sample, sheet, 20)
+            header = next(i for i, r in enumerate(top) if "Order #" in r)
+            assert sheet_head(sample, sheet, 20)[header] == [c for c in top[header] if c]
+
+
+def test_arrow_converts_sheet_columns_as_cell_text_does(tmp_path):
+    path = _workbook(tmp_path / "shipments.xlsx")
+    headers = ["Order #", "Ship To Name", "Qty Ordered", "Ship Date", "Shipping Cost", "Note"]
+    records = read_columns(LandingTable(path, "Shipments", 3, headers, None))
+    assert records["source_row"].to_pylist() == [1, 2, 4]
+    assert records["c3"].to_pylist() == ["2025-05-02 10:15:30", "2025-05-03", ""]  # a date-formatted cell
+    assert records["c4"].to_pylist() == ["4", "3.75", "1e-05"]
+    columns = [
+        (1.0, 2.5, "", 3.0, -0.25, 12345678901234.0, 1e16, 0.1 + 0.2, float("nan"), float("inf")),
+        (1e19, 2.0),
+        (dt.datetime(2025, 1, 2, 3, 4, 5), "", dt.datetime(2025, 1, 2, 3, 4, 5, 999999)),
+        (" text ", "", "x"),
+        (1.0, "N/A", dt.date(2025, 1, 2), True, None),
+        (0.00001, 2.0),
+    ]
+    for values in columns:
+        assert _text_array(values).to_pylist() == [cell_text(v) for v in values]
