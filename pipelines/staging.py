@@ -1,9 +1,15 @@
 """Staging layer: one typed, normalised table per canonical entity; bad rows to quarantine."""
 
 
-import dagster as dg
+import hashlib
+from pathlib import Path
 
-from connectors.profiles import Entity, load_entities, load_profiles
+import dagster as dg
+import pandas as pd
+
+from connectors import values
+
+from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key
 from pipelines.resources import WarehouseResource
@@ -60,6 +66,51 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str
         ORDER BY source_file, source_row"""
 
 
+# Typing a row depends on its bytes (the raw load), the profile, the entity schema and the typing
+# code; the typed rows of a load are kept while all of them are unchanged.
+TYPING_SOURCES = [Path(__file__).with_name("staging_sql.py"), Path(values.__file__), SCHEMAS_DIR / "entities.yaml"]
+
+
+def typing_fingerprint(profile: Profile) -> str:
+    digest = hashlib.sha256(profile.path.read_bytes())
+    for path in TYPING_SOURCES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> int:
+    """staging.<entity>_typed holds every raw row typed, with its errors and issues. Only the raw
+    loads (file, sheet, load id) not typed before under the same fingerprint are typed now; rows of
+    loads that left raw go. Returns the number of rows typed now."""
+    table = f"staging.{entity.name}_typed"
+    fingerprints = pd.DataFrame({"profile": [p.name for p in profiles],
+                                 "typing_fingerprint": [typing_fingerprint(p) for p in profiles]})
+    con.register("cw_fingerprints", fingerprints)
+    typed_all = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
+    expected = [d[0] for d in con.execute(f"SELECT * FROM ({typed_all}) LIMIT 0").description]
+    existing = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
+        "ORDER BY ordinal_position", [f"{entity.name}_typed"]).fetchall()]
+    if rebuild or existing != [*expected, "typing_fingerprint"]:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, NULL::VARCHAR AS typing_fingerprint "
+                    f"FROM ({typed_all}) WHERE false")
+    same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
+                 "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
+    con.execute(f"""
+        DELETE FROM {table} t
+        WHERE NOT EXISTS (SELECT 1 FROM raw.{entity.name} r WHERE {same_load})
+           OR NOT EXISTS (SELECT 1 FROM cw_fingerprints f
+                          WHERE f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint)""")
+    pending = (f"(SELECT r.* FROM raw.{entity.name} r WHERE NOT EXISTS "
+               f"(SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, profile FROM {table}) t "
+               f"WHERE {same_load}))")
+    typed_now = con.execute(
+        f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
+        f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
+    con.unregister("cw_fingerprints")
+    return int(typed_now)
+
+
 def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=staging_key(entity.name),
@@ -74,7 +125,6 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         profiles = [p for p in load_profiles() if p.entity.name == entity.name]
-        typed = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
         # source_rows: how many landed rows the record stands for (several where a profile
         # collapses line rows into one record, see record_key in the profile)
         keep = ", ".join([*(ident(c) for c in LINEAGE_COLUMNS), "len(source_rows) AS source_rows",
@@ -82,7 +132,9 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS {typed}")
+            typed_now = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
+                        f"FROM staging.{entity.name}_typed")
             con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_history AS "
                         + versions_sql(entity, keep, [p.name for p in profiles if p.export == "snapshot"]))
             # the current records are a view of the history: written once, not twice
@@ -113,7 +165,7 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                    FROM (SELECT *, unnest(issues) AS i FROM typed WHERE len(issues) > 0 AND len(errors) = 0)""",
                 [entity.name],
             )
-            con.execute("DROP TABLE typed")
+            con.execute("DROP VIEW typed")
             con.execute("COMMIT")
             rejected = con.execute(
                 "SELECT source_file, source_row, column_name, source_column, reason FROM quality.rejected_rows "
@@ -129,6 +181,7 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                 **metadata,
                 "rejected_rows": dg.MetadataValue.int(int(rejected[["source_file", "source_row"]].drop_duplicates().shape[0])),
                 "value_issues": dg.MetadataValue.int(int(issues)),
+                "rows_typed_this_run": dg.MetadataValue.int(typed_now),
                 "rejections": markdown_table(rejected),
             }
         )

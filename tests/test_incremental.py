@@ -14,6 +14,14 @@ def tables_read(run) -> dict[str, int]:
     }
 
 
+def rows_typed(run) -> dict[str, int]:
+    return {
+        event.asset_key.path[-1]: event.materialization.metadata["rows_typed_this_run"].value
+        for event in run.result.get_asset_materialization_events()
+        if event.asset_key.path[0] == "staging"
+    }
+
+
 def marts(run):
     return run.query("SELECT * FROM marts.order_to_delivery_monthly ORDER BY ALL")
 
@@ -27,6 +35,7 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
     second = nightly_run_in(tmp_path, landing)
     assert second.result.success
     assert set(tables_read(second).values()) == {0}
+    assert set(rows_typed(second).values()) == {0}, "typed rows of unchanged files are kept"
     load_ids = second.query("SELECT DISTINCT load_id FROM raw.crm_sales_orders", published=False)["load_id"]
     assert load_ids.tolist() == [first.result.run_id], "rows keep the load that read them"
     assert marts(second).equals(marts(first))
@@ -40,9 +49,14 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
     assert third.result.success
     read = tables_read(third)
     assert read.pop("marketing_campaigns") == 1 and set(read.values()) == {0}
+    typed = rows_typed(third)
+    campaigns = sum(1 for _ in (landing / "campaigns_2026-01-16.csv").open()) - 1
+    assert typed.pop("marketing_campaigns") == campaigns and set(typed.values()) == {0}
     files = third.query("SELECT DISTINCT source_file FROM raw.marketing_campaigns", published=False)["source_file"]
     assert files.tolist() == ["campaigns_2026-01-16.csv"]
 
     rebuilt = nightly_run_in(tmp_path, landing, full_rebuild=True)
     assert rebuilt.result.success and set(tables_read(rebuilt).values()) == {1}
+    assert rows_typed(rebuilt)["crm_contacts"] == first.query(
+        "SELECT count(*) AS n FROM raw.crm_contacts", published=False)["n"][0]
     assert marts(rebuilt).equals(marts(third))
