@@ -14,12 +14,14 @@ import csv
 import datetime as dt
 import hashlib
 import itertools
+import json
 import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,17 @@ def list_landing_files(landing_dir: Path) -> list[Path]:
         and not any(part.startswith((".", "~$")) for part in p.relative_to(landing_dir).parts)
         and p.resolve().is_relative_to(root)
     )
+
+
+def content_fingerprint(paths, *values) -> str:
+    """sha256 over the bytes of `paths` (a missing file counts as empty) and `values`: what a
+    kept result was derived from, so it is reused only while all of it is unchanged."""
+    digest = hashlib.sha256()
+    for path in paths:
+        data = path.read_bytes() if path.exists() else b""
+        digest.update(len(data).to_bytes(8, "big") + data)
+    digest.update(json.dumps(values, default=str).encode())
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -220,9 +233,7 @@ def csv_rows(path: Path, fmt: TextFormat) -> Iterator[list[str]]:
                                   f"({hint})") from exc
             except UnicodeDecodeError as exc:
                 raise FileRefused(f"{path.name}: not {fmt.encoding} text near byte {exc.start}") from exc
-            if row and row[0].startswith("\ufeff"):
-                row[0] = row[0].replace("\ufeff", "")
-            yield row
+            yield _without_bom(row)
 
 
 def csv_all_rows(path: Path, fmt: TextFormat) -> list[list[str]]:
@@ -233,15 +244,26 @@ def csv_all_rows(path: Path, fmt: TextFormat) -> list[list[str]]:
             rows = list(csv.reader(fh, delimiter=fmt.delimiter, strict=True))
     except (csv.Error, UnicodeDecodeError):
         return list(csv_rows(path, fmt))
-    for row in rows:
-        if row and row[0].startswith("\ufeff"):
-            row[0] = row[0].replace("\ufeff", "")
-    return rows
+    return [_without_bom(row) for row in rows]
+
+
+def _without_bom(row: list[str]) -> list[str]:
+    """A byte-order mark left in a first cell (files concatenated by hand) is not data."""
+    if row and row[0].startswith("\ufeff"):
+        row[0] = row[0].replace("\ufeff", "")
+    return row
 
 
 def loose_quotes(path: Path, delimiter: str) -> bool:
     """Whether a quote sits inside a field (`"a"b`, `a"b`) once doubled quotes are set aside:
-    the csv module refuses the first, while Arrow's reader would quietly join the text."""
+    the csv module refuses the first, while Arrow's reader would quietly join the text. Asked by
+    discovery and again by the raw load, so answered once per version of the file."""
+    stat = path.stat()
+    return _loose_quotes(path, stat.st_size, stat.st_mtime_ns, delimiter)
+
+
+@lru_cache(maxsize=256)
+def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
     data = path.read_bytes().replace(b'""', b"")
     codes = np.frombuffer(data, dtype=np.uint8)
     at = np.flatnonzero(codes == ord('"'))
@@ -374,9 +396,10 @@ def _shared_strings(archive: zipfile.ZipFile, needed: int) -> list[str]:
     with archive.open("xl/sharedStrings.xml") as stream:
         for _, node in ElementTree.iterparse(stream):
             if node.tag == f"{{{XLSX_NS}}}si":
-                # rich text runs are concatenated; phonetic guides (rPh) are not part of the value
-                strings.append("".join(t.text or "" for t in node.iter(f"{{{XLSX_NS}}}t")
-                                       if t not in {x for ph in node.iter(f"{{{XLSX_NS}}}rPh") for x in ph}))
+                # plain text, or rich-text runs concatenated; phonetic guides (rPh) are not the value
+                strings.append("".join(t.text or "" for part in node
+                                       for t in (part.iter(f"{{{XLSX_NS}}}t") if part.tag == f"{{{XLSX_NS}}}r"
+                                                 else [part] if part.tag == f"{{{XLSX_NS}}}t" else [])))
                 node.clear()
                 if len(strings) >= needed:
                     break
@@ -410,9 +433,10 @@ def sheet_head(path: Path, sheet: str, nrows: int) -> list[list[str]]:
             shared = _shared_strings(archive, 1 + max((int(v) for (k, v) in cells.values() if k == "s" and v), default=-1))
     except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
         raise FileRefused(f"{path.name}#{sheet}: cannot read the sheet ({exc})") from exc
-    rows = [[""] * (1 + max((c for r, c in cells if r == i), default=-1)) for i in range(min(nrows, 1 + max((r for r, _ in cells), default=-1)))]
-    for (r, c), (kind, value) in cells.items():
-        if r >= len(rows) or value is None:
+    height = min(nrows, 1 + max((r for r, _ in cells), default=-1))
+    rows: list[list[str]] = [[] for _ in range(height)]
+    for (r, c), (kind, value) in sorted(cells.items()):
+        if r >= height or value is None:
             continue
         if kind == "s":
             text = shared[int(value)] if int(value) < len(shared) else ""
@@ -422,6 +446,7 @@ def sheet_head(path: Path, sheet: str, nrows: int) -> list[list[str]]:
             text = value
         else:
             text = cell_text(float(value))
+        rows[r].extend([""] * (c + 1 - len(rows[r])))
         rows[r][c] = text.strip()
     return rows
 

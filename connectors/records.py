@@ -25,6 +25,17 @@ def column_name(position: int) -> str:
     return f"c{position}"
 
 
+def _text_format(table: LandingTable) -> TextFormat:
+    return TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
+
+
+def _all(masks: list[pa.Array], combine) -> pa.Array:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = combine(result, mask)
+    return result
+
+
 def read_columns(table: LandingTable) -> pa.Table:
     """source_row, row_problem and one text column per header cell, for every non-blank record."""
     width = len(table.headers)
@@ -44,17 +55,13 @@ def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
     """The records read by Arrow (files.arrow_records), or None where the csv module must read
     them: Arrow cannot vouch for them, or a cell is oversized (its row is quarantined)."""
     names = [column_name(i) for i in range(width)]
-    fmt = TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
-    records = arrow_records(table.path, fmt, table.header_index + 1, names)
+    records = arrow_records(table.path, _text_format(table), table.header_index + 1, names)
     if records is None or records.num_rows == 0:
         return None
     longest = max(pc.max(pc.utf8_length(records[n])).as_py() or 0 for n in names)
     if longest > MAX_FIELD_BYTES:
         return None
-    blank = None
-    for n in names:
-        empty = pc.equal(pc.utf8_trim_whitespace(records[n]), "")
-        blank = empty if blank is None else pc.and_(blank, empty)
+    blank = _all([pc.equal(pc.utf8_trim_whitespace(records[n]), "") for n in names], pc.and_)
     numbers = pa.array(range(1, records.num_rows + 1), pa.int64())
     records = records.append_column(SOURCE_ROW, numbers).append_column(ROW_PROBLEM, pa.nulls(records.num_rows, pa.string()))
     if pc.any(blank).as_py():
@@ -63,8 +70,7 @@ def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
 
 
 def _csv_columns(table: LandingTable, width: int) -> tuple[list[int], list[list], dict[int, str]]:
-    fmt = TextFormat(table.encoding or detect_encoding(table.path), table.delimiter or ",")
-    body = csv_all_rows(table.path, fmt)[table.header_index + 1:]
+    body = csv_all_rows(table.path, _text_format(table))[table.header_index + 1:]
     kept = [i for i, row in enumerate(body) if "".join(row).strip()]
     rows = [body[i] for i in kept]
     problems = {}
@@ -90,12 +96,7 @@ def _sheet_records(table: LandingTable, width: int) -> pa.Table:
                                           f" fields where the header has {width}", "")
     records = pa.table({SOURCE_ROW: pa.array(range(1, n + 1), pa.int64()), ROW_PROBLEM: problem,
                         **{column_name(i): columns[i] for i in range(width)}})
-    if not filled:
-        return records
-    keep = filled[0]
-    for mask in filled[1:]:
-        keep = pc.or_(keep, mask)
-    return records.filter(keep)
+    return records.filter(_all(filled, pc.or_)) if filled else records
 
 
 def _text_array(values: tuple) -> pa.Array:

@@ -34,11 +34,11 @@ def normalise_email(value: str | None) -> str | None:
         return None
     text = value.strip()
     lowered = text.lower()
-    if len(lowered) <= 254 and PLAIN_EMAIL.fullmatch(lowered) and len(lowered.partition("@")[0]) <= 64:
-        domain = lowered.partition("@")[2]
-        # punycode labels come back from the library in Unicode; special-use names are refused
-        if "xn--" not in domain and not any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES):
-            return lowered
+    local, _, domain = lowered.partition("@")
+    # punycode labels come back from the library in Unicode; special-use names are refused
+    if (len(lowered) <= 254 and len(local) <= 64 and PLAIN_EMAIL.fullmatch(lowered) and "xn--" not in domain
+            and not any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)):
+        return lowered
     try:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError:

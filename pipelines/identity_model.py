@@ -32,9 +32,10 @@ from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES
 # mailbox-name rule pairs only what the email comparison's slip level can use, the same mailbox
 # name at a domain at most two slips away (gmial.com, outlok.com, btinternet.con keep the first
 # two letters, which make the join key; Levenshtein is checked here because it is four times
-# faster than the comparison's Damerau-Levenshtein and finds the same pairs); and the last rule, which reaches records that carry a name only (a
-# ticket without email or phone) and pairs them with people of that name, is kept to names that
-# few records share (name_records, counted in core/customer_linkage_input.sql).
+# faster than the comparison's Damerau-Levenshtein and finds the same pairs); and the last rule,
+# which reaches records that carry a name only (a ticket without email or phone) and pairs them
+# with people of that name, is kept to names that few records share (name_records, counted in
+# core/customer_linkage_input.sql).
 NAME_ONLY_MAX_RECORDS = 20
 BLOCKING_RULES = [
     block_on("last_name", "postcode"),
@@ -51,22 +52,20 @@ BLOCKING_RULES = [
 ]
 
 
+def _similar_text(column: str, jaro_winkler: float, *between) -> cl.CustomComparison:
+    """Missing, the same, any `between` levels, similar (Jaro-Winkler at or above the threshold), else."""
+    return cl.CustomComparison(output_column_name=column, comparison_levels=[
+        cll.NullLevel(column), cll.ExactMatchLevel(column), *between, cll.JaroWinklerLevel(column, jaro_winkler),
+        cll.ElseLevel(),
+    ])
+
+
 def comparisons() -> list:
     return [
-        cl.CustomComparison(output_column_name="first_name", comparison_levels=[
-            cll.NullLevel("first_name"),
-            cll.ExactMatchLevel("first_name"),
-            cll.ExactMatchLevel("first_name_std").configure(label_for_charts="nickname of the same name"),
-            cll.JaroWinklerLevel("first_name", 0.88),
-            cll.ElseLevel(),
-        ]),
-        cl.CustomComparison(output_column_name="last_name", comparison_levels=[
-            cll.NullLevel("last_name"),
-            # no term-frequency adjustment: a rare surname is as often a typo shared by chance
-            cll.ExactMatchLevel("last_name"),
-            cll.JaroWinklerLevel("last_name", 0.9),
-            cll.ElseLevel(),
-        ]),
+        _similar_text("first_name", 0.88, cll.ExactMatchLevel("first_name_std").configure(
+            label_for_charts="nickname of the same name")),
+        # no term-frequency adjustment: a rare surname is as often a typo shared by chance
+        _similar_text("last_name", 0.9),
         cl.CustomComparison(output_column_name="email", comparison_levels=[
             cll.NullLevel("email"),
             cll.ExactMatchLevel("email"),
@@ -94,12 +93,7 @@ def comparisons() -> list:
             cll.CustomLevel("city_l = city_r", "same town"),
             cll.ElseLevel(),
         ]),
-        cl.CustomComparison(output_column_name="company", comparison_levels=[
-            cll.NullLevel("company"),
-            cll.ExactMatchLevel("company"),
-            cll.JaroWinklerLevel("company", 0.9),
-            cll.ElseLevel(),
-        ]),
+        _similar_text("company", 0.9),
     ]
 
 

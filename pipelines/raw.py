@@ -2,14 +2,15 @@
 
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from connectors.files import FileRefused, LandingTable, discover_tables, file_sha256, list_landing_files
+from connectors.files import (
+    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, list_landing_files,
+)
 from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, read_columns
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
@@ -46,17 +47,13 @@ LEDGER_COLUMNS = """entity VARCHAR, file_hash VARCHAR, source_sheet VARCHAR, pro
 
 def load_fingerprint(profile: Profile, header_index, headers: str, encoding, delimiter) -> str:
     """What reading a table depends on besides its bytes: the profile file and how the file was parsed."""
-    digest = hashlib.sha256(profile.path.read_bytes())
-    digest.update(json.dumps([header_index, headers, encoding, delimiter]).encode())
-    return digest.hexdigest()
+    return content_fingerprint([profile.path], header_index, headers, encoding, delimiter)
 
 
 def discovery_fingerprint(profiles: tuple[Profile, ...], schemas_dir: Path = SCHEMAS_DIR) -> str:
     """What recognising a file depends on besides its bytes: every profile, the entities and the overrides."""
-    digest = hashlib.sha256()
-    for path in sorted({p.path for p in profiles} | {schemas_dir / "entities.yaml", schemas_dir / "profile_overrides.yaml"}):
-        digest.update(str(path).encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
-    return digest.hexdigest()
+    return content_fingerprint(sorted({p.path for p in profiles} | {schemas_dir / "entities.yaml",
+                                                                    schemas_dir / "profile_overrides.yaml"}))
 
 
 def previous_discoveries(con, fingerprint: str) -> dict[tuple[str, str], list[dict]]:
@@ -288,35 +285,34 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                     "SELECT file_hash, source_sheet, load_fingerprint FROM raw.loaded_tables WHERE entity = ?",
                     [entity.name]).fetchall()
             }
-            ledger, kept, per_file = [], [], {}
+            kept, to_read = [], []
+            for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
+                fingerprint = load_fingerprint(profiles[profile], header_index, headers, encoding, delimiter)
+                if loaded.get((file_hash, sheet)) == fingerprint:
+                    kept.append({"file_hash": file_hash, "source_sheet": sheet})  # same bytes, same mapping
+                    continue
+                table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
+                                     json.loads(headers), profiles[profile], encoding, delimiter)
+                lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
+                           "file_hash": file_hash, "profile": profile}
+                to_read.append((table, lineage, fingerprint))
+            kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
+            ledger, per_file = [], {}
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
             try:
                 if rebuild:
                     con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
-                to_read = []
-                for relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter in ready:
-                    fingerprint = load_fingerprint(profiles[profile], header_index, headers, encoding, delimiter)
-                    if loaded.get((file_hash, sheet)) == fingerprint:
-                        kept.append({"file_hash": file_hash, "source_sheet": sheet})  # same bytes, same mapping
-                    else:
-                        to_read.append((relative_path, sheet, header_index, headers, profile, file_hash, source_file,
-                                        encoding, delimiter, fingerprint))
                 # rows of files no longer in the landing folder, or to be read again, go
-                kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
                 unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
                           "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
                 con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept}")
                 con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
-                for (relative_path, sheet, header_index, headers, profile, file_hash, source_file, encoding, delimiter,
-                     fingerprint) in to_read:
-                    table = LandingTable(settings.landing_dir / relative_path, sheet, header_index,
-                                         json.loads(headers), profiles[profile], encoding, delimiter)
-                    lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
-                               "file_hash": file_hash, "profile": profile}
+                for table, lineage, fingerprint in to_read:
                     rows = _insert_records(con, entity, table, lineage)
-                    per_file[source_file] = per_file.get(source_file, 0) + rows
-                    ledger.append({"entity": entity.name, "file_hash": file_hash, "source_sheet": sheet, "profile": profile,
+                    per_file[table.source_file] = per_file.get(table.source_file, 0) + rows
+                    ledger.append({"entity": entity.name, "file_hash": lineage["file_hash"],
+                                   "source_sheet": table.sheet, "profile": lineage["profile"],
                                    "load_fingerprint": fingerprint, "load_id": context.run.run_id,
                                    "rows": rows, "loaded_at": dt.datetime.now(dt.timezone.utc)})
                 new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)

@@ -1,14 +1,13 @@
 """Staging layer: one typed, normalised table per canonical entity; bad rows to quarantine."""
 
 
-import hashlib
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from connectors import values
-
+from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key
@@ -72,10 +71,7 @@ TYPING_SOURCES = [Path(__file__).with_name("staging_sql.py"), Path(values.__file
 
 
 def typing_fingerprint(profile: Profile) -> str:
-    digest = hashlib.sha256(profile.path.read_bytes())
-    for path in TYPING_SOURCES:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return content_fingerprint([profile.path, *TYPING_SOURCES])
 
 
 def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> int:

@@ -65,24 +65,27 @@ def add_shared_mailboxes(customers: list[Person], share: float, registry: Regist
     return colleagues
 
 
-def change_surnames(customers: list[Person], share: float, rng: random.Random) -> None:
+def _life_events(customers: list[Person], share: float, days: tuple[int, int], rng: random.Random):
+    """(person, when) for a `share` of private customers: an event some `days` after they started,
+    if it happened before the export date."""
     for person in customers:
         if person.is_cafe or rng.random() >= share:
             continue
-        changed = after(person.start_at, rng.uniform(20, 200), rng)
-        if changed < AS_OF:
-            person.new_last_name = rng.choice([n for n in ref.LAST_NAMES if n != person.last_name])
-            person.surname_changed_at = changed
+        when = after(person.start_at, rng.uniform(*days), rng)
+        if when < AS_OF:
+            yield person, when
+
+
+def change_surnames(customers: list[Person], share: float, rng: random.Random) -> None:
+    for person, changed in _life_events(customers, share, (20, 200), rng):
+        person.new_last_name = rng.choice([n for n in ref.LAST_NAMES if n != person.last_name])
+        person.surname_changed_at = changed
 
 
 def move_house(customers: list[Person], share: float, rng: random.Random) -> None:
-    for person in customers:
-        if person.is_cafe or rng.random() >= share:
-            continue
-        moved = after(person.start_at, rng.uniform(15, 250), rng)
-        if moved < AS_OF:
-            person.new_address = address(person.region, rng)
-            person.moved_at = moved
+    for person, moved in _life_events(customers, share, (15, 250), rng):
+        person.new_address = address(person.region, rng)
+        person.moved_at = moved
 
 
 def mistype_email_domains(customers: list[Person], share: float, registry: Registry, rng: random.Random) -> None:

@@ -50,6 +50,7 @@ def test_the_shipped_file_holds_the_defaults():
     ("alerts: {webhook_url: 'https://hooks.example/T0/B0'}\n", "alerts.webhook_url", "unknown key"),
     ("landing_dir: [a, b]\n", "landing_dir", "expected text"),
     ("schedule: [1]\n", "schedule", "expected a mapping"),
+    ("memory_limit: lots\n", "memory_limit", "not a size such as 2GB"),
 ])
 def test_invalid_settings_name_the_key(tmp_path, text, key, words):
     with pytest.raises(SettingsError) as raised:
@@ -57,6 +58,13 @@ def test_invalid_settings_name_the_key(tmp_path, text, key, words):
     message = str(raised.value)
     assert message.startswith(f"{tmp_path / 'crosswalk.yaml'}: {key}"), message
     assert words in message, message
+
+
+def test_memory_limit_reaches_duckdb(tmp_path):
+    assert _load(tmp_path, "").memory_limit == "2GB"
+    con = duckdb.connect()
+    prepare_connection(con, _load(tmp_path, "memory_limit: 1500 MB\n"))
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "1.3 GiB"  # 1500 MB
 
 
 def test_per_family_threshold_overrides_the_default(tmp_path):
