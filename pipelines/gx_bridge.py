@@ -34,7 +34,7 @@ still set to ``False`` as a harmless safeguard, ``setdefault`` so an explicit se
 Chunking (tables with more than ``batch_rows`` rows)
 ----------------------------------------------------
 To keep memory bounded, a table with more than ``batch_rows`` rows is streamed out of DuckDB
-(``fetch_df_chunk`` re-sliced to exactly ``batch_rows`` rows) and each chunk is validated on
+(Arrow record batches re-sliced to exactly ``batch_rows`` rows) and each chunk is validated on
 its own. Outcomes are combined: unexpected counts are summed, samples are concatenated up to
 ``sample_size``, and an expectation succeeds only if every chunk succeeds (when ``mostly``
 < 1 the ratio is recomputed over the summed counts with GX's own formula instead).
@@ -72,6 +72,9 @@ Python 3.11; 5 fresh processes, 30-50 warm calls each)
 * Chunking, 5,000,000 rows x 3 columns, 3 row-wise expectations: 3.0 s with
   ``batch_rows=1_000_000`` (5 chunks) vs 2.2 s as one batch; peak RSS grew by ~255 MB vs
   ~375 MB. GX makes working copies per batch, so budget a few times the chunk's pandas size.
+* ``core.customer_identity_map`` at 1M orders (3.48M rows, 3 columns, 3 expectations): 3.6 s
+  with ``fetch_df_chunk`` and GX's batch fingerprint; 0.4 s reading Arrow batches with the
+  fingerprint off (``HASH_THRESHOLD``, see ``_gx_batch_definition``).
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -204,6 +208,11 @@ def _gx_batch_definition():
     with _lock:
         if not _gx_state:
             import great_expectations as gx
+            from great_expectations.execution_engine import pandas_execution_engine
+
+            # GX fingerprints every batch under this many bytes (an md5 over hash_pandas_object),
+            # a batch marker nothing here reads; it was a third of a large table's validation.
+            pandas_execution_engine.HASH_THRESHOLD = 0
             from great_expectations.data_context.types.base import (
                 DataContextConfig,
                 InMemoryStoreBackendDefaults,
@@ -309,27 +318,37 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _pandas(table: pa.Table) -> pd.DataFrame:
+    """A frame with the dtypes DuckDB's ``.df()`` gives: DECIMAL as ``float64``, integers and
+    booleans that hold NULLs as pandas' nullable ``Int64`` and ``boolean``, dates as ``datetime64``."""
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_decimal(column.type):
+            column = column.cast(pa.float64())
+        elif pa.types.is_date(column.type):
+            column = column.cast(pa.timestamp("us"))
+        if column.null_count and (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)):
+            dtype = pd.BooleanDtype() if pa.types.is_boolean(column.type) else pd.Int64Dtype()
+            columns[name] = column.to_pandas(types_mapper={column.type: dtype}.get)
+        else:
+            columns[name] = column.to_pandas(date_as_object=False)
+    return pd.DataFrame(columns)
+
+
 def _iter_frames(con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """Stream a query as dataframes of exactly ``batch_rows`` rows (the last may be shorter)."""
-    result = con.execute(sql)
-    vectors = max(1, batch_rows // 2048)  # DuckDB vectors hold 2048 rows
-    buffer: list[pd.DataFrame] = []
-    buffered = 0
-    while True:
-        part = result.fetch_df_chunk(vectors)
-        if len(part) == 0:
-            break
-        buffer.append(part)
-        buffered += len(part)
-        while buffered >= batch_rows:
-            frame = buffer[0] if len(buffer) == 1 else pd.concat(buffer, ignore_index=True)
-            head = frame.iloc[:batch_rows].reset_index(drop=True)
-            rest = frame.iloc[batch_rows:].reset_index(drop=True).copy()
-            buffer, buffered = ([rest] if len(rest) else []), len(rest)
-            del frame
-            yield head
-    if buffered:
-        yield buffer[0] if len(buffer) == 1 else pd.concat(buffer, ignore_index=True)
+    """Stream a query as dataframes of exactly ``batch_rows`` rows (the last may be shorter; an
+    empty result gives one empty frame), through Arrow record batches: several times faster
+    than ``fetch_df_chunk``."""
+    reader = con.sql(sql).to_arrow_reader(batch_rows)
+    pending = pa.Table.from_batches([], schema=reader.schema)
+    yielded = False
+    for batch in reader:
+        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+        while pending.num_rows >= batch_rows:
+            yield _pandas(pending.slice(0, batch_rows))
+            pending, yielded = pending.slice(batch_rows), True
+    if pending.num_rows or not yielded:
+        yield _pandas(pending)
 
 
 def _exception_messages(info: Any) -> list[str]:
@@ -463,7 +482,7 @@ def validate_table(
     table_label = table if isinstance(table, str) else ".".join(table)
 
     # Columns of the table (works for views too) -> fail fast on typos.
-    table_columns = [d[0] for d in con.execute(f"SELECT * FROM {qualified} LIMIT 0").description]
+    table_columns = con.sql(f"SELECT * FROM {qualified} LIMIT 0").columns
     needed = list(dict.fromkeys(c for e in expectations for c in _expectation_columns(e)))
     if columns is not None:
         select_cols = list(dict.fromkeys(columns))
@@ -488,7 +507,7 @@ def validate_table(
         projection = 'NULL AS "__gx_bridge_row__"'
     sql = f"SELECT {projection} FROM {qualified}"
 
-    total_rows = con.execute(f"SELECT count(*) FROM {qualified}").fetchone()[0]
+    total_rows = con.execute(f"SELECT count(*) FROM {qualified}").fetchall()[0][0]
     chunked = total_rows > batch_rows
     if chunked:
         unsafe = [_label(e) for e in expectations if not _chunk_safe(e)]
@@ -514,7 +533,7 @@ def validate_table(
     result_format = {"result_format": "BASIC", "partial_unexpected_count": max(sample_size, 1)}
 
     accs = [_Acc(label=_label(e), mostly=getattr(e, "mostly", None)) for e in expectations]
-    frames = _iter_frames(con, sql, batch_rows) if chunked else iter([con.execute(sql).df()])
+    frames = _iter_frames(con, sql, batch_rows)
     rows_checked = 0
     gx_results = []
     datasource, batch_definition = _gx_batch_definition()

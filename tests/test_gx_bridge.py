@@ -64,11 +64,15 @@ class RecordingConnection:
 
     def __init__(self, con):
         self._con = con
-        self.sql: list[str] = []
+        self.queries: list[str] = []
 
     def execute(self, sql, *args, **kwargs):
-        self.sql.append(sql)
+        self.queries.append(sql)
         return self._con.execute(sql, *args, **kwargs)
+
+    def sql(self, query):
+        self.queries.append(query)
+        return self._con.sql(query)
 
 
 # --------------------------------------------------------------------------- core behaviour
@@ -141,7 +145,7 @@ def test_outcome_metadata_is_json_and_lists_failures(con):
 def test_reads_only_needed_columns(con):
     rec = RecordingConnection(con)
     validate_table(rec, "customers", "s", customer_expectations()[:3])
-    data_sql = [s for s in rec.sql if "count(*)" not in s and "LIMIT 0" not in s]
+    data_sql = [s for s in rec.queries if "count(*)" not in s and "LIMIT 0" not in s]
     assert data_sql == ['SELECT "customer_key", "email", "rate" FROM "customers"']
 
 
@@ -155,7 +159,7 @@ def test_columns_argument_and_schema_expectations(con):
         columns=["customer_key", "email"],
     )
     assert out.success is True
-    assert 'SELECT "customer_key", "email" FROM "customers"' in rec.sql
+    assert 'SELECT "customer_key", "email" FROM "customers"' in rec.queries
 
     # without `columns`, a column-set expectation sees every column of the table
     out = validate_table(
@@ -169,7 +173,7 @@ def test_row_count_only_reads_no_real_column(con):
     rec = RecordingConnection(con)
     out = validate_table(rec, "customers", "s", [gxe.ExpectTableRowCountToEqual(value=6)])
     assert out.success is True and out.outcomes[0].observed == 6
-    assert 'SELECT NULL AS "__gx_bridge_row__" FROM "customers"' in rec.sql
+    assert 'SELECT NULL AS "__gx_bridge_row__" FROM "customers"' in rec.queries
 
 
 def test_unknown_column_raises(con):

@@ -24,11 +24,16 @@ keyed AS (
     FROM cw_linkage_records
     WHERE shared_mailbox IS NOT NULL AND first_name_std IS NOT NULL AND last_name IS NOT NULL
 ),
+keyed_once AS MATERIALIZED (SELECT * FROM keyed),
+-- a GROUP BY and a join: faster than a window over every keyed record
+stars AS (
+    SELECT rule, key, min(record_id) AS record_a FROM keyed_once GROUP BY rule, key HAVING count(*) > 1
+),
 deterministic AS (
-    SELECT min(record_id) OVER (PARTITION BY rule, key) AS record_a, record_id AS record_b, rule, key,
-           1.0::DOUBLE AS match_probability
-    FROM keyed
-    QUALIFY record_a <> record_b
+    SELECT s.record_a, k.record_id AS record_b, rule, key, 1.0::DOUBLE AS match_probability
+    FROM keyed_once k
+    JOIN stars s USING (rule, key)
+    WHERE k.record_id <> s.record_a
 ),
 cannot AS (
     SELECT least(record_a, record_b) AS a, greatest(record_a, record_b) AS b
@@ -49,5 +54,4 @@ must AS (
 SELECT *, NULL::VARCHAR AS dropped_reason
 FROM (SELECT * FROM deterministic
       UNION ALL SELECT * FROM probabilistic
-      UNION ALL SELECT * FROM must)
-ORDER BY record_a, record_b, rule;
+      UNION ALL SELECT * FROM must);

@@ -28,8 +28,7 @@ FROM core.customer_records r
 JOIN core.customer_clusters c USING (record_id)
 JOIN core.customer_cluster_keys k USING (cluster_id)
 JOIN sizes s USING (cluster_id)
-LEFT JOIN best_rule b USING (record_id)
-ORDER BY r.record_id;
+LEFT JOIN best_rule b USING (record_id);
 
 -- Clusters above the size cap: their model links were dropped (core.customer_edges says so).
 CREATE OR REPLACE TABLE quality.identity_oversized_clusters AS

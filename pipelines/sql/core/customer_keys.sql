@@ -5,7 +5,7 @@
 -- keys (a split). A cluster with no earlier key gets one derived from its most durable usable
 -- identifier, so a fresh build on the same files gives the same keys.
 CREATE TABLE IF NOT EXISTS core.customer_key_registry (
-    record_key VARCHAR PRIMARY KEY,
+    record_key VARCHAR,
     customer_key VARCHAR NOT NULL,
     first_seen_at TIMESTAMPTZ,
     last_seen_at TIMESTAMPTZ
@@ -104,9 +104,17 @@ JOIN cw_owner o USING (customer_key)
 JOIN core.customer_cluster_keys k ON k.cluster_id = c.cluster_id
 WHERE o.cluster_id <> c.cluster_id;
 
-INSERT INTO core.customer_key_registry
-SELECT k.record_key, first(ck.customer_key ORDER BY k.record_id), now(), now()
-FROM cw_record_keys k
-JOIN core.customer_cluster_keys ck USING (cluster_id)
-GROUP BY k.record_key
-ON CONFLICT (record_key) DO UPDATE SET customer_key = excluded.customer_key, last_seen_at = excluded.last_seen_at;
+-- Rewritten whole rather than upserted: an upsert keeps a primary-key index over every record,
+-- and maintaining it cost more than writing the table (record_key is unique by the GROUP BY).
+CREATE OR REPLACE TABLE core.customer_key_registry AS
+WITH seen AS (
+    SELECT k.record_key, first(ck.customer_key ORDER BY k.record_id) AS customer_key
+    FROM cw_record_keys k
+    JOIN core.customer_cluster_keys ck USING (cluster_id)
+    GROUP BY k.record_key
+)
+SELECT record_key, coalesce(s.customer_key, g.customer_key) AS customer_key,
+       coalesce(g.first_seen_at, now()) AS first_seen_at,
+       CASE WHEN s.record_key IS NOT NULL THEN now() ELSE g.last_seen_at END AS last_seen_at
+FROM seen s
+FULL JOIN core.customer_key_registry g USING (record_key);

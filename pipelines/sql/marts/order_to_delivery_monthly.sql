@@ -20,8 +20,11 @@ facts AS (
            c.region,
            strftime(timezone(getvariable('company_tz'), o.ordered_at), '%Y-%m') AS period,
            timezone(getvariable('company_tz'), o.ordered_at) < CAST(getvariable('go_live_date') AS DATE) AS before_go_live,
-           (epoch(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch(o.ordered_at))
-               / 86400.0 AS cycle_days,
+           -- whole microseconds, so the mean's sum is exact and the same in any row order
+           epoch_us(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch_us(o.ordered_at)
+               AS cycle_us,
+           (epoch_us(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch_us(o.ordered_at))
+               / 86400e6 AS cycle_days,
            CAST(timezone(getvariable('company_tz'), o.delivered_at) AS DATE) AS delivered_local_date,
            coalesce(t.cfsat_responses, 0) AS cfsat_responses,
            coalesce(t.cfsat_satisfied, 0) AS cfsat_satisfied,
@@ -50,7 +53,7 @@ grouped AS (
            count(cycle_days) AS orders_delivered,
            quantile_cont(cycle_days, 0.5) AS cycle_time_median_days,
            quantile_cont(cycle_days, 0.9) AS cycle_time_p90_days,
-           avg(cycle_days) AS cycle_time_mean_days,
+           sum(cycle_us) / count(cycle_us) / 86400e6 AS cycle_time_mean_days,
            quantile_cont(cycle_days, 0.5) FILTER (WHERE NOT before_go_live) AS median_since_go_live,
            count(*) FILTER (WHERE is_fulfilled AND NOT has_fulfilment_error) AS accurate_orders,
            sum(cfsat_responses) AS cfsat_responses,
