@@ -9,12 +9,16 @@ below the header, the first being 1.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
+import fastexcel
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.files import (
-    LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding, sheet_values,
+    LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding, sheet_head,
+    sheet_is_plain, sheet_values,
 )
 
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).
@@ -83,9 +87,7 @@ def _csv_columns(table: LandingTable, width: int) -> tuple[list[int], list[list]
 
 
 def _sheet_records(table: LandingTable, width: int) -> pa.Table:
-    body = sheet_values(table.path, table.sheet)[table.header_index + 1:]
-    n = len(body)
-    columns = [_text_array(c) for c in zip(*body)]
+    columns, n = _fastexcel_columns(table) or _calamine_columns(table)
     columns += [pa.array([""] * n, pa.string()) for _ in range(width - len(columns))]
     filled = [pc.not_equal(c, "") for c in columns]
     # cells right of the header: the rightmost filled one says how many fields the row has
@@ -99,6 +101,92 @@ def _sheet_records(table: LandingTable, width: int) -> pa.Table:
     return records.filter(_all(filled, pc.or_)) if filled else records
 
 
+def _calamine_columns(table: LandingTable) -> tuple[list[pa.Array], int]:
+    """Every column of the rows below the header as text, from calamine's cells (merged ranges
+    spread, uncalculated formulas as their text)."""
+    body = sheet_values(table.path, table.sheet)[table.header_index + 1:]
+    return [_text_array(c) for c in zip(*body)], len(body)
+
+
+def _fastexcel_columns(table: LandingTable) -> tuple[list[pa.Array], int] | None:
+    """The same columns read by fastexcel straight into Arrow (three times faster than calamine's
+    Python objects on a million rows), or None where it cannot vouch for them: a formula or a
+    merged range in the sheet, a column holding more than one kind of cell, a kind it cannot
+    write as cell_text does, or a used range not starting in column A (the header would not
+    line up)."""
+    head = sheet_head(table.path, table.sheet, table.header_index + 1)
+    if len(head) <= table.header_index or not any(row and row[0] for row in head):
+        return None
+    first_row = next(i for i, row in enumerate(head) if any(row))
+    with ThreadPoolExecutor(1) as pool:
+        plain = pool.submit(sheet_is_plain, table.path, table.sheet)
+        try:
+            data = fastexcel.read_excel(str(table.path)).load_sheet(
+                table.sheet, header_row=table.header_index - first_row, dtype_coercion="strict",
+                schema_sample_rows=None).to_arrow()
+        except Exception:  # fastexcel raises its own error types; the calamine path names the problem
+            return None
+        if not plain.result():
+            return None
+    header = head[table.header_index]
+    for position, name in enumerate(data.column_names):
+        expected = header[position] if position < len(header) else ""
+        if name != expected and not (expected == "" and name.startswith("__UNNAMED__")):
+            return None
+    columns = [_arrow_text(c) for c in data.columns]
+    return None if any(c is None for c in columns) else (columns, data.num_rows)
+
+
+# what str.strip() removes, so Arrow trims cells exactly as cell_text does
+_WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
+def _arrow_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """A column fastexcel typed, as cell_text writes each cell; None for a kind left to calamine."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    kind = column.type
+    if pa.types.is_null(kind):
+        return pa.array([""] * len(column), pa.string())
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return pc.fill_null(pc.utf8_trim(column.cast(pa.string()), _WHITESPACE), "")
+    if pa.types.is_floating(kind):
+        return _float_text(column)
+    if pa.types.is_boolean(kind):
+        return pc.fill_null(pc.if_else(column, "TRUE", "FALSE"), "")
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        # calamine gives a date, not a datetime, for a cell at midnight
+        days = pc.cast(column, pa.date32())
+        midnight = pc.equal(pc.cast(days, pa.timestamp(kind.unit)), column)
+        return pc.fill_null(pc.if_else(midnight, _datetime_text(days), _datetime_text(column)), "")
+    if pa.types.is_date(kind):
+        return pc.fill_null(_datetime_text(column), "")
+    return None
+
+
+def _datetime_text(values: pa.Array) -> pa.Array:
+    """Dates as 2025-01-02 and times to the second as 2025-01-02 06:03:00 (cell_text's forms),
+    by Arrow's cast: twenty times faster than its strftime."""
+    if pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.timestamp("s"), safe=False)
+    return pc.cast(values, pa.string())
+
+
+def _float_text(numbers: pa.Array) -> pa.Array | None:
+    """Numbers as cell_text writes them (whole ones without '.0'), empty for NULL; None where
+    Arrow's text would differ from Python's."""
+    size = pc.abs(numbers)
+    whole = pc.equal(pc.floor(numbers), numbers)
+    # Arrow writes 1e-05 as 0.00001 where Python keeps the exponent; whole numbers beyond
+    # int64 have no exact Arrow cast: both are left to cell_text
+    odd = pc.or_(pc.and_(pc.less(size, 1e-4), pc.not_equal(numbers, 0)), pc.and_(whole, pc.greater_equal(size, 9e18)))
+    if pc.any(odd).as_py():
+        return None
+    text = pc.if_else(whole, pc.cast(pc.cast(numbers, pa.int64(), safe=False), pa.string()),
+                      pc.cast(numbers, pa.string()))
+    return pc.fill_null(text, "")
+
+
 def _text_array(values: tuple) -> pa.Array:
     """One sheet column as text, as cell_text writes each cell. Columns of one kind (text; numbers
     or dates with empty cells) are converted whole by Arrow; mixed ones cell by cell."""
@@ -109,20 +197,12 @@ def _text_array(values: tuple) -> pa.Array:
     if len(others) == 1 and all(v == "" for v in values if type(v) is str):
         kind = others.pop()
         if kind is float:
-            numbers = pa.array([v if type(v) is float else None for v in values], pa.float64())
-            size = pc.abs(numbers)
-            whole = pc.equal(pc.floor(numbers), numbers)
-            # Arrow writes 1e-05 as 0.00001 where Python keeps the exponent; whole numbers beyond
-            # int64 have no exact Arrow cast: both are left to cell_text
-            odd = pc.or_(pc.and_(pc.less(size, 1e-4), pc.not_equal(numbers, 0)), pc.and_(whole, pc.greater_equal(size, 9e18)))
-            if not pc.any(odd).as_py():
-                text = pc.if_else(whole, pc.cast(pc.cast(numbers, pa.int64(), safe=False), pa.string()),
-                                  pc.cast(numbers, pa.string()))
-                return pc.fill_null(text, "")
+            text = _float_text(pa.array([v if type(v) is float else None for v in values], pa.float64()))
+            if text is not None:
+                return text
         if kind is dt.datetime:
             stamps = pa.array([v if type(v) is dt.datetime else None for v in values], pa.timestamp("us"))
-            seconds = pc.cast(stamps, pa.timestamp("s"), safe=False)
-            return pc.fill_null(pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S"), "")
+            return pc.fill_null(_datetime_text(stamps), "")
     return pa.array(list(map(cell_text, values)), pa.string())
 
 

@@ -11,6 +11,7 @@ from connectors.files import (
     FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, sheet_head, sheet_rows,
 )
 from connectors.profiles import load_profiles
+import connectors.records as records_module
 from connectors.records import _csv_columns, _text_array, read_columns
 from tests.conftest import SAMPLE_LANDING
 
@@ -119,3 +120,69 @@ def test_arrow_converts_sheet_columns_as_cell_text_does(tmp_path):
     ]
     for values in columns:
         assert _text_array(values).to_pylist() == [cell_text(v) for v in values]
+
+
+def _plain_workbook(path: Path) -> Path:
+    """A sheet fastexcel can vouch for: a title, a header, and columns of one kind each, with
+    blank rows and cells, padded text, whole numbers, midnight dates and booleans."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Shipments"
+    ws.append(["Harbour & Hearth — Shipments"])
+    ws.append([])
+    ws.append(["Order #", "Ship To Name", "Qty", "Ship Date", "Cost", "Gift", "Due"])
+    ws.append(["#1601", "  Ann Lee\u00a0", 3, dt.datetime(2025, 5, 2, 10, 15, 30), 4.0, True, dt.date(2025, 5, 9)])
+    ws.append(["#1602", "Bo Chen", 1.5, dt.datetime(2025, 5, 3), 3.75, False, None])
+    ws.append([])
+    ws.append(["#1603", None, None, None, 12345678901234.0, None, dt.date(2025, 5, 11)])
+    ws.append(["#1604", "Di Eze", 2, dt.datetime(2025, 5, 4, 0, 0, 1), 0.5, True, dt.date(2025, 5, 12)])
+    wb.save(path)
+    return path
+
+
+def _both_sheet_reads(table, monkeypatch):
+    fast = read_columns(table)
+    monkeypatch.setattr(records_module, "_fastexcel_columns", lambda _: None)
+    return fast, read_columns(table)
+
+
+def test_fastexcel_reads_a_plain_sheet_as_calamine_does(tmp_path, monkeypatch):
+    path = _plain_workbook(tmp_path / "shipments.xlsx")
+    table = LandingTable(path, "Shipments", 2, ["Order #", "Ship To Name", "Qty", "Ship Date", "Cost", "Gift", "Due"], None)
+    assert records_module._fastexcel_columns(table) is not None  # the fast path is taken
+    fast, careful = _both_sheet_reads(table, monkeypatch)
+    assert fast.equals(careful)
+    assert fast["source_row"].to_pylist() == [1, 2, 4, 5]
+    assert fast["c1"].to_pylist() == ["Ann Lee", "Bo Chen", "", "Di Eze"]
+    assert fast["c3"].to_pylist() == ["2025-05-02 10:15:30", "2025-05-03", "", "2025-05-04 00:00:01"]
+    assert fast["c4"].to_pylist() == ["4", "3.75", "12345678901234", "0.5"]
+    assert fast["c5"].to_pylist() == ["TRUE", "FALSE", "", "TRUE"]
+
+
+def test_fastexcel_agrees_on_the_sample_workbook(monkeypatch):
+    for sample in sorted(SAMPLE_LANDING.rglob("*.xlsx")):
+        top = sheet_rows(sample, "Shipments", 20)
+        header = next(i for i, r in enumerate(top) if "Order #" in r)
+        table = LandingTable(sample, "Shipments", header, top[header], None)
+        with monkeypatch.context() as patch:
+            fast, careful = _both_sheet_reads(table, patch)
+        assert fast.equals(careful), sample
+
+
+def test_sheets_fastexcel_cannot_vouch_for_take_the_calamine_path(tmp_path):
+    headers = ["Order #", "Ship To Name", "Qty Ordered", "Ship Date", "Shipping Cost", "Note"]
+    # mixed kinds in a column, and a number Arrow would write differently (1e-05)
+    mixed = LandingTable(_workbook(tmp_path / "mixed.xlsx"), "Shipments", 3, headers, None)
+    assert records_module._fastexcel_columns(mixed) is None
+    for quirk in ("formula", "merged", "offset"):
+        wb = openpyxl.load_workbook(_plain_workbook(tmp_path / f"{quirk}.xlsx"))
+        ws = wb["Shipments"]
+        if quirk == "formula":
+            ws["C5"] = "=1+1"
+        elif quirk == "merged":
+            ws.merge_cells("B4:B5")
+        else:  # nothing in column A: where the used range starts is not known from the head
+            ws.insert_cols(1)
+        wb.save(tmp_path / f"{quirk}.xlsx")
+        table = LandingTable(tmp_path / f"{quirk}.xlsx", "Shipments", 2, headers, None)
+        assert records_module._fastexcel_columns(table) is None, quirk
