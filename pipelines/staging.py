@@ -61,8 +61,7 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str
                CASE WHEN r.version_rank > 1 THEN 'superseded'
                     WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.file_hash THEN 'deleted'
                     ELSE 'current' END AS version
-        FROM ranked r LEFT JOIN newest_snapshot s USING (profile)
-        ORDER BY source_file, source_row"""
+        FROM ranked r LEFT JOIN newest_snapshot s USING (profile)"""
 
 
 # Typing a row depends on its bytes (the raw load), the profile, the entity schema and the typing

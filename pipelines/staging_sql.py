@@ -152,42 +152,55 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
     )
 
 
+def _text_column(name: str) -> str:
+    """The inner query's column holding a field's cleaned text."""
+    return ident(f"{name}__text")
+
+
 def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
-    """SELECT typing the rows of one profile in the raw table."""
-    selects, errors, issues = [], [], []
+    """SELECT typing the rows of one profile in the raw table. Three layers, so each value is
+    cleaned once and typed once, however many checks read it: cleaned text, typed values, and
+    the errors and issues read from both."""
+    cleaned, typed, errors, issues = [], [], [], []
     errors.append(_problem("*", None, "row_problem IS NOT NULL", "row_problem"))
     nulls = [n.casefold() for n in profile.null_values]
     for spec in entity.fields.values():
         column = profile.columns.get(spec.name)
         header = column.header if column else None
-        v = f"nullif(trim({ident(spec.name)}), '')"
+        raw_value = f"nullif(trim({ident(spec.name)}), '')"
         if nulls:
-            v = f"CASE WHEN lower(trim({ident(spec.name)})) IN ({', '.join(literal(n) for n in nulls)}) THEN NULL ELSE {v} END"
+            raw_value = (f"CASE WHEN lower(trim({ident(spec.name)})) IN ({', '.join(literal(n) for n in nulls)}) "
+                         f"THEN NULL ELSE {raw_value} END")
+        cleaned.append(f"{raw_value} AS {_text_column(spec.name)}")
+        v, value = _text_column(spec.name), ident(spec.name)
         expr, expected = _typed(spec, column, profile, v)
-        selects.append(f"CAST({expr} AS {SQL_TYPES[spec.type]}) AS {ident(spec.name)}")
+        typed.append(f"CAST({expr} AS {SQL_TYPES[spec.type]}) AS {value}")
         if spec.required:
             errors.append(_problem(spec.name, header, f"{v} IS NULL", "'required value is missing'"))
         if expected:
-            unreadable = f"{v} IS NOT NULL AND ({expr}) IS NULL"
+            unreadable = f"{v} IS NOT NULL AND {value} IS NULL"
             reason = f"'cannot read ' || {_quoted_value(v)} || ' as {expected.replace(chr(39), chr(39) * 2)}'"
             (issues if spec.type in ("email", "phone") else errors).append(
                 _problem(spec.name, header, unreadable, reason)
             )
         if spec.type == "timestamp":
-            issues.append(_problem(spec.name, header, f"({expr}) > now() + {FUTURE_SLACK}",
+            issues.append(_problem(spec.name, header, f"{value} > now() + {FUTURE_SLACK}",
                                    f"'the date ' || {_quoted_value(v)} || ' is in the future; kept'"))
         if spec.min is not None:
-            errors.append(_problem(spec.name, header, f"({expr}) < {spec.min}",
+            errors.append(_problem(spec.name, header, f"{value} < {spec.min}",
                                    f"'value ' || {v} || ' is below the minimum {spec.min}'"))
         if spec.max is not None:
-            errors.append(_problem(spec.name, header, f"({expr}) > {spec.max}",
+            errors.append(_problem(spec.name, header, f"{value} > {spec.max}",
                                    f"'value ' || {v} || ' is above the maximum {spec.max}'"))
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
+    fields = ", ".join(ident(f) for f in entity.fields)
     return (
-        f"SELECT {lineage}, source_rows, {', '.join(selects)},\n"
+        f"SELECT {lineage}, source_rows, {fields},\n"
         f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
         f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
-        f"FROM {_source(entity, profile, raw_table)}"
+        f"FROM (SELECT *, {', '.join(typed)}\n"
+        f"      FROM (SELECT {lineage}, source_rows, row_problem, {', '.join(cleaned)}\n"
+        f"            FROM {_source(entity, profile, raw_table)}))"
     )
 
 
