@@ -3,10 +3,11 @@
 import csv
 
 import phonenumbers
+import pyarrow as pa
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from connectors.values import normalise_email, normalise_phone
+from connectors.values import _emails, _phones, normalise_email, normalise_phone
 from tests.conftest import SAMPLE_LANDING
 
 EDGE_EMAILS = [
@@ -70,3 +71,16 @@ def test_every_sample_email_and_phone_agrees_with_the_libraries():
     assert len(emails) > 500 and len(phones) > 200
     assert [e for e in emails if normalise_email(e) != _library_email(e)] == []
     assert [p for p in phones if normalise_phone(p, "GB") != _library_phone(p, "GB")] == []
+
+
+def test_vectorised_functions_answer_as_the_per_value_ones():
+    """cw_email and cw_phone answer plain shapes in Arrow: the same answers, NULLs included."""
+    emails = [*EDGE_EMAILS, None, "  ", "Ünï@exämple.com", "x@sub.onion", "x@xn--p1ai.com", "a@b.co\u00a0",
+              *sorted(_sample_values("Email", "Email Address", "Requester email", "Contact Email"))]
+    phones = [*EDGE_PHONES, None, "  ", "+44\u00a07911 123456", "07911.123.456", "+44 (7911) 123-456",
+              *sorted(_sample_values("Phone Number", "Requester phone"))]
+    assert _emails(pa.array(emails, pa.string())).to_pylist() == [normalise_email(v) for v in emails]
+    for region in ("GB", "US", None):
+        regions = pa.array([region] * len(phones), pa.string())
+        assert _phones(pa.array(phones, pa.string()), regions).to_pylist() == \
+            [normalise_phone(v, region) for v in phones], region
