@@ -253,6 +253,9 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+DROP_REASONS = ("cluster above max_cluster_size", "cannot_link override")
+
+
 def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> dict:
     """core.customer_clusters(record_id, cluster_id, oversized) from the kept core.customer_edges.
 
@@ -262,46 +265,49 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     loses every link but analysts' must-links.
     Dropped links stay in core.customer_edges with the reason.
     """
-    n = con.execute("SELECT coalesce(max(record_id), 0) FROM core.customer_records").fetchall()[0][0]
-    edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule FROM core.customer_edges").fetchnumpy()
+    # record ids may skip numbers (rows rejected in staging): arrays are indexed by id - 1
+    ids = np.asarray(con.execute("SELECT record_id FROM core.customer_records").fetchnumpy()["record_id"],
+                     dtype=np.int64)
+    n = int(ids.max()) if len(ids) else 0
+    # the rule as two flags, not text: millions of Python strings cost seconds
+    edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule = 'probabilistic' AS model, "
+                        "rule = 'must_link' AS must FROM core.customer_edges").fetchnumpy()
     a = np.asarray(edges["record_a"], dtype=np.int64) - 1
     b = np.asarray(edges["record_b"], dtype=np.int64) - 1
-    rule = np.asarray(edges["rule"], dtype=object)
+    model, must = np.asarray(edges["model"], dtype=bool), np.asarray(edges["must"], dtype=bool)
     cannot = con.execute("SELECT record_a - 1, record_b - 1 FROM core.customer_overrides "
                          "WHERE decision = 'cannot_link'").fetchnumpy()
     ca, cb = (np.asarray(v, dtype=np.int64) for v in cannot.values())
-    dropped = np.full(len(a), None, dtype=object)
+    dropped = np.zeros(len(a), dtype=np.int8)  # 0: kept, else 1 + index in DROP_REASONS
 
     labels = first = _components(n, a, b)
     sizes = np.bincount(labels, minlength=n)
     oversized = np.flatnonzero(sizes > max_cluster_size)
     conflicted = np.unique(labels[ca][labels[ca] == labels[cb]])
-    for reason, bad in [("cluster above max_cluster_size", oversized), ("cannot_link override", conflicted)]:
-        hit = (rule == "probabilistic") & np.isin(labels[a], bad) & (dropped == None)  # noqa: E711
-        dropped[hit] = reason
-    kept = dropped == None  # noqa: E711
+    for code, bad in enumerate([oversized, conflicted], start=1):
+        dropped[model & np.isin(labels[a], bad) & (dropped == 0)] = code
+    kept = dropped == 0
     labels = _components(n, a[kept], b[kept])
     still = (labels[ca] == labels[cb])
     if still.any():
         isolated = np.unique(cb[still])
-        hit = kept & (rule != "must_link") & (np.isin(a, isolated) | np.isin(b, isolated))
-        dropped[hit] = "cannot_link override"
-        kept = dropped == None  # noqa: E711
+        dropped[kept & ~must & (np.isin(a, isolated) | np.isin(b, isolated))] = 2
+        kept = dropped == 0
         labels = _components(n, a[kept], b[kept])
     big = np.isin(labels, np.flatnonzero(np.bincount(labels, minlength=n) > max_cluster_size))
     was_big = np.isin(first, oversized)
 
-    hit = dropped != None  # noqa: E711
-    if hit.any():
-        con.register("cw_dropped", pd.DataFrame({"row_id": np.asarray(edges["row_id"])[hit],
-                                                 "reason": dropped[hit].astype(str)}))
+    if not kept.all():
+        reasons = np.asarray(DROP_REASONS, dtype=object)[dropped[~kept] - 1]
+        con.register("cw_dropped", pd.DataFrame({"row_id": np.asarray(edges["row_id"])[~kept],
+                                                 "reason": reasons.astype(str)}))
         con.execute("UPDATE core.customer_edges e SET dropped_reason = d.reason FROM cw_dropped d "
                     "WHERE e.rowid = d.row_id")
         con.unregister("cw_dropped")
-    clusters = pd.DataFrame({"record_id": np.arange(1, n + 1, dtype=np.int64), "cluster_id": labels.astype(np.int64),
-                             "oversized": was_big | big})
+    clusters = pd.DataFrame({"record_id": ids, "cluster_id": labels[ids - 1].astype(np.int64),
+                             "oversized": (was_big | big)[ids - 1]})
     con.execute("CREATE OR REPLACE TABLE core.customer_clusters AS SELECT * FROM clusters")
-    return {"clusters": int(labels.max() + 1) if n else 0, "oversized_clusters": int(len(oversized)),
+    return {"clusters": int(clusters["cluster_id"].nunique()), "oversized_clusters": int(len(oversized)),
             "dropped_links": int((~kept).sum())}
 
 

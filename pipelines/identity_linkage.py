@@ -51,8 +51,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: f
             CREATE OR REPLACE TABLE core.customer_link_scores AS
             SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b,
                    match_weight, match_probability, {", ".join(gammas)}
-            FROM {predictions.physical_name}
-            ORDER BY node_a, node_b""")
+            FROM {predictions.physical_name}""")
         _write_level_labels(con, linker)
         pairs = con.execute("SELECT count(*) FROM core.customer_link_scores").fetchall()[0][0]
     finally:
@@ -114,8 +113,7 @@ JOIN core.customer_records rb ON rb.record_id = s.node_b
 {" ".join(label_joins)}
 LEFT JOIN core.customer_edges e ON e.rule = 'probabilistic' AND e.record_a = s.node_a AND e.record_b = s.node_b
 LEFT JOIN core.customer_overrides o
-  ON least(o.record_a, o.record_b) = s.node_a AND greatest(o.record_a, o.record_b) = s.node_b
-ORDER BY s.node_a, s.node_b;
+  ON least(o.record_a, o.record_b) = s.node_a AND greatest(o.record_a, o.record_b) = s.node_b;
 
 CREATE OR REPLACE TABLE quality.identity_review AS
 SELECT v.source_file_a, v.source_row_a, v.source_file_b, v.source_row_b, '' AS decision,

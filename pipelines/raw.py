@@ -2,7 +2,9 @@
 
 
 import datetime as dt
+import importlib
 import json
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -181,6 +183,9 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
     "profile detected from its headers, and whether it is loaded, a duplicate, unrecognised or refused.",
 )
 def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    # The checks later in this run need Great Expectations, whose import takes seconds of Python:
+    # begin it now, beside the file reads that spend their time outside the interpreter.
+    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
     settings = warehouse.settings()
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "

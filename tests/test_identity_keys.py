@@ -69,7 +69,7 @@ def registry_db(tmp_path):
     prepare_customer_matching(con, load_identity_settings().customers)
     con.execute("""
         CREATE TABLE core.customer_records AS
-        SELECT * FROM (VALUES
+        SELECT *, cw_usable_email(email) AS usable_email, cw_usable_phone(phone) AS usable_phone FROM (VALUES
             (1, 'crm_contacts', 'contacts.csv', 1, '101', '101', 'ann@example.net', NULL),
             (2, 'crm_contacts', 'contacts.csv', 2, '102', '102', 'bob@example.net', NULL),
             (3, 'marketing_subscribers', 'audience.csv', 1, 'ann.lee@mail.net', NULL, 'ann.lee@mail.net', NULL),

@@ -2,12 +2,12 @@
 -- Deterministic keys: each record is tied to the first record that shares its key (a star per
 -- key is enough for connected components): CRM id, email, phone, the same order, and a shared
 -- mailbox together with the full name. Shared mailboxes and placeholder values are no key
--- (cw_usable_email / cw_usable_phone, from schemas/identity.yaml).
+-- (usable_email / usable_phone of core.customer_records, from schemas/identity.yaml).
 -- Model links: pairs the Fellegi-Sunter model scores at or above the match threshold, unless an
 -- analyst said cannot_link. Analyst must_link decisions are links of their own.
 CREATE OR REPLACE TABLE core.customer_edges AS
-WITH usable AS MATERIALIZED (
-    SELECT record_id, crm_contact_id, order_number, cw_usable_email(email) AS email, cw_usable_phone(phone) AS phone
+WITH usable AS (
+    SELECT record_id, crm_contact_id, order_number, usable_email AS email, usable_phone AS phone
     FROM core.customer_records
 ),
 keyed AS (

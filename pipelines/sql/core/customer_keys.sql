@@ -60,8 +60,8 @@ WITH anchors AS (
     SELECT c.cluster_id,
            coalesce(
                min('crm:' || r.crm_contact_id) FILTER (WHERE r.entity = 'crm_contacts'),
-               min('email:' || cw_usable_email(r.email)),
-               min('phone:' || cw_usable_phone(r.phone)),
+               min('email:' || r.usable_email),
+               min('phone:' || r.usable_phone),
                min('record:' || r.entity || ':' || r.source_file || ':' || r.source_row)
            ) AS anchor
     FROM core.customer_clusters c

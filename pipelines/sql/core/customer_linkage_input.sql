@@ -7,10 +7,10 @@
 CREATE OR REPLACE TEMP TABLE cw_linkage_records AS
 WITH cleaned AS (
     SELECT r.record_id,
-           cw_usable_email(r.email) AS email,
+           r.usable_email AS email,
            -- a shared mailbox says 'someone at this business', which the model may weigh
-           CASE WHEN cw_is_shared_mailbox(r.email) THEN r.email END AS shared_mailbox,
-           cw_usable_phone(r.phone) AS phone,
+           r.shared_mailbox,
+           r.usable_phone AS phone,
            lower(strip_accents(cw_usable_name(r.first_name))) AS first_name,
            lower(strip_accents(cw_usable_name(r.last_name))) AS last_name,
            nullif(regexp_replace(lower(strip_accents(r.company)), '[^a-z0-9 ]', '', 'g'), '') AS company,

@@ -11,5 +11,4 @@ SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_a
 FROM staging.inventory_shipments s
 JOIN core.order_identity_map m
   ON m.entity = 'inventory_shipments' AND m.source_file = s.source_file AND m.source_row = s.source_row
-WHERE m.order_key IS NOT NULL
-ORDER BY m.order_key, s.shipped_at;
+WHERE m.order_key IS NOT NULL;

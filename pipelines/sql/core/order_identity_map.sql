@@ -46,8 +46,7 @@ SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_re
        CASE WHEN r.order_key IS NULL AND f.order_key IS NOT NULL THEN 'customer + date + quantity'
             ELSE r.match_rule END AS match_rule
 FROM referenced r
-LEFT JOIN fallback f USING (source_file, source_row)
-ORDER BY r.entity, r.source_file, r.source_row;
+LEFT JOIN fallback f USING (source_file, source_row);
 
 CREATE OR REPLACE TABLE quality.unmatched_order_refs AS
 SELECT source_system, entity, source_file, source_row, source_order_ref, order_number,

@@ -85,5 +85,4 @@ LEFT JOIN sales s USING (order_key)
 LEFT JOIN shipment_customer sc USING (order_key)
 LEFT JOIN shipments f USING (order_key)
 LEFT JOIN ticket_counts t USING (order_key)
-LEFT JOIN core.campaigns cp ON cp.campaign_name = s.campaign
-ORDER BY a.order_key;
+LEFT JOIN core.campaigns cp ON cp.campaign_name = s.campaign;

@@ -8,5 +8,4 @@ FROM staging.support_tickets t
 LEFT JOIN core.customer_identity_map c
   ON c.entity = 'support_tickets' AND c.source_file = t.source_file AND c.source_row = t.source_row
 LEFT JOIN core.order_identity_map o
-  ON o.entity = 'support_tickets' AND o.source_file = t.source_file AND o.source_row = t.source_row
-ORDER BY t.created_at, t.ticket_id;
+  ON o.entity = 'support_tickets' AND o.source_file = t.source_file AND o.source_row = t.source_row;

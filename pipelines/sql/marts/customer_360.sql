@@ -49,5 +49,4 @@ SELECT c.customer_key, c.full_name, c.first_name, c.last_name, c.email, c.phone,
 FROM core.customers c
 JOIN systems s USING (customer_key)
 LEFT JOIN order_facts o USING (customer_key)
-LEFT JOIN ticket_facts t USING (customer_key)
-ORDER BY c.customer_key;
+LEFT JOIN ticket_facts t USING (customer_key);
