@@ -253,6 +253,23 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+def _record_ids(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """Every person record's id. Ids may skip numbers (rows rejected in staging): arrays below
+    are indexed by id - 1."""
+    return np.asarray(con.execute("SELECT record_id FROM core.customer_records").fetchnumpy()["record_id"],
+                      dtype=np.int64)
+
+
+def key_groups(con: duckdb.DuckDBPyConnection) -> None:
+    """cw_key_groups(record_id, key_group): the connected components of the deterministic key links."""
+    ids = _record_ids(con)
+    links = con.execute("SELECT record_a - 1 AS a, record_b - 1 AS b FROM cw_key_links").fetchnumpy()
+    labels = _components(int(ids.max()) if len(ids) else 0, np.asarray(links["a"], dtype=np.int64),
+                         np.asarray(links["b"], dtype=np.int64))
+    groups = pd.DataFrame({"record_id": ids, "key_group": labels[ids - 1].astype(np.int64)})
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM groups")
+
+
 DROP_REASONS = ("cluster above max_cluster_size", "cannot_link override")
 
 
@@ -265,9 +282,7 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     loses every link but analysts' must-links.
     Dropped links stay in core.customer_edges with the reason.
     """
-    # record ids may skip numbers (rows rejected in staging): arrays are indexed by id - 1
-    ids = np.asarray(con.execute("SELECT record_id FROM core.customer_records").fetchnumpy()["record_id"],
-                     dtype=np.int64)
+    ids = _record_ids(con)
     n = int(ids.max()) if len(ids) else 0
     # the rule as two flags, not text: millions of Python strings cost seconds
     edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule = 'probabilistic' AS model, "
@@ -315,7 +330,9 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     """The whole customer resolution on the build: records, model scores, overrides, links,
     clusters, stable keys, the identity map, link evidence and the review queue (also as CSV)."""
     prepare_customer_matching(con, settings)
-    run_sql_files(con, "core/customer_records.sql", "core/customer_linkage_input.sql")
+    run_sql_files(con, "core/customer_records.sql", "core/customer_linkage_records.sql", "core/customer_key_links.sql")
+    key_groups(con)
+    run_sql_files(con, "core/customer_linkage_input.sql")
     scoring = score_pairs(con, settings.model, settings.review_threshold)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")

@@ -45,7 +45,11 @@ def test_clusters_above_the_cap_lose_their_model_links_and_are_reported(sample_r
     shutil.copy(sample_run.build, path)
     build = duckdb.connect(str(path))
     prepare_connection(build, load_settings(sample_run.config_path))
-    settings = dataclasses.replace(load_identity_settings().customers, max_cluster_size=25)
+    # a cap just below the largest cluster a model link helped build, so that cluster is oversized
+    largest = build.execute("SELECT max(cluster_records) FROM core.customer_identity_map "
+                            "WHERE match_rule = 'probabilistic'").fetchall()[0][0]
+    assert largest > 2
+    settings = dataclasses.replace(load_identity_settings().customers, max_cluster_size=largest - 1)
     counts = resolve_customers(build, settings, tmp_path / "identity_review.csv")
     reported = build.execute("SELECT customer_key, records FROM quality.identity_oversized_clusters").df()
     assert counts["oversized_clusters"] > 0 and len(reported) > 0

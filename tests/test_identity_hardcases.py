@@ -69,8 +69,11 @@ def test_email_typo_is_linked_by_the_model(sample_run, hard_cases):
     ends = pd.concat([evidence.iloc[:, :2].set_axis(["source_file", "source_row"], axis=1),
                       evidence.iloc[:, 2:].set_axis(["source_file", "source_row"], axis=1)])
     via_model = typo.merge(ends.drop_duplicates(), on=["source_file", "source_row"])
-    # every person with a mistyped domain is reached through the model's near-miss email level
-    assert len(via_model) >= 2 and set(via_model["person_id"]) == set(typo["person_id"])
+    # every mistyped record no key reaches is reached through the model's near-miss email level
+    # (the model scores only pairs the keys leave apart; test_changed_details_stay_with_their_customer
+    # checks that every mistyped record lands with its person)
+    by_model = typo[typo["match_rule"] == "probabilistic"]
+    assert len(by_model) >= 2 and set(via_model["person_id"]) >= set(by_model["person_id"])
 
 
 def test_namesakes_in_one_town_stay_apart(records, hard_cases):
