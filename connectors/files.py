@@ -275,11 +275,33 @@ def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
     return bool((~np.isin(before, edges) & ~np.isin(after, edges)).any())
 
 
-def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str]) -> pa.Table | None:
+# Discovery parses a clean CSV whole to prove it loads, and the raw load of the same run needs
+# the same records: discovery may keep them here for it to take, so a file is parsed once.
+_parsed_for_load: dict[tuple, pa.Table] = {}
+
+
+def forget_parsed() -> None:
+    _parsed_for_load.clear()
+
+
+def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str],
+                  keep_for_load: bool = False) -> pa.Table | None:
     """The records under the header parsed by Arrow's multi-threaded reader (every cell as text),
     or None where it cannot vouch for the csv module's result: not UTF-8, a quote inside a field,
     a record with another number of fields than the header, text it cannot parse. A blank line
-    comes back as a record of empty cells, so record numbers are positions."""
+    comes back as a record of empty cells, so record numbers are positions. With keep_for_load
+    the records are kept for the next call with the same file version and arguments."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, fmt.encoding, fmt.delimiter, skip_rows, tuple(names))
+    if key in _parsed_for_load:
+        return _parsed_for_load.pop(key)
+    records = _arrow_parse(path, fmt, skip_rows, names)
+    if keep_for_load and records is not None:
+        _parsed_for_load[key] = records
+    return records
+
+
+def _arrow_parse(path: Path, fmt: TextFormat, skip_rows: int, names: list[str]) -> pa.Table | None:
     if fmt.encoding not in ("utf-8", "utf-8-sig") or loose_quotes(path, fmt.delimiter):
         return None
     try:
@@ -481,11 +503,11 @@ def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tupl
 
 
 def discover_tables(path: Path, profiles: tuple[Profile, ...],
-                    overrides: tuple = ()) -> list[LandingTable]:
+                    overrides: tuple = (), keep_for_load: bool = False) -> list[LandingTable]:
     """The tables in one landing file, each with its header row and detected profile.
 
     A CSV is read through once here, so a file that cannot be parsed to its end is refused
-    before any of it loads."""
+    before any of it loads; with keep_for_load, Arrow's parse is kept for the raw load."""
     override = override_for(path.name, overrides)
     candidates = (override.profile,) if override else profiles
     if path.suffix.lower() != ".xlsx":
@@ -500,7 +522,8 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
         # the whole file must parse before any of it loads: Arrow vouches for clean files, the csv
         # module reads the rest and names the line it cannot parse
         width = len(_trimmed(head[index]))
-        records = arrow_records(path, fmt, index + 1, [f"c{i}" for i in range(width)]) if width else None
+        records = arrow_records(path, fmt, index + 1, [f"c{i}" for i in range(width)],
+                                keep_for_load) if width else None
         total = index + 1 + records.num_rows if records is not None else len(head) + sum(1 for _ in rows)
         table = LandingTable(path, None, index, _trimmed(head[index]), profile, fmt.encoding, fmt.delimiter)
         table.notes.append(f"read as {fmt.encoding}, delimiter {fmt.delimiter!r}")

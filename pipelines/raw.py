@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.files import (
-    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, list_landing_files,
+    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, forget_parsed, list_landing_files,
 )
 from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, read_columns
 from connectors.profiles import (
@@ -85,6 +85,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds)."""
     rows, first_seen = [], {}
+    forget_parsed()  # left by an earlier run in this process that stopped before loading
     for path in list_landing_files(landing_dir):
         stat = path.stat()
         base = {
@@ -105,7 +106,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             rows.extend(base | row for row in known)
             continue
         try:
-            tables = discover_tables(path, profiles, overrides)
+            tables = discover_tables(path, profiles, overrides, keep_for_load=True)
         except FileRefused as exc:
             rows.append(base | {"status": "refused", "message": str(exc)})
             continue

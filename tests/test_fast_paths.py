@@ -2,6 +2,7 @@
 the streamed workbook head against calamine, Arrow's text conversion against cell_text."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import openpyxl
@@ -186,3 +187,16 @@ def test_sheets_fastexcel_cannot_vouch_for_take_the_calamine_path(tmp_path):
         wb.save(tmp_path / f"{quirk}.xlsx")
         table = LandingTable(tmp_path / f"{quirk}.xlsx", "Shipments", 2, headers, None)
         assert records_module._fastexcel_columns(table) is None, quirk
+
+
+def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tmp_path):
+    path = tmp_path / "woo.csv"
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n", encoding="utf-8")
+    [table] = discover_tables(path, PROFILES, keep_for_load=True)
+    fmt, names = TextFormat(table.encoding, table.delimiter), [f"c{i}" for i in range(len(table.headers))]
+    handed = arrow_records(path, fmt, table.header_index + 1, names)
+    assert handed is not None and arrow_records(path, fmt, table.header_index + 1, names) is not handed  # taken once
+    discover_tables(path, PROFILES, keep_for_load=True)
+    path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n", encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4994"]  # the new bytes
