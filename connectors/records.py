@@ -9,7 +9,6 @@ below the header, the first being 1.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import fastexcel
@@ -137,8 +136,10 @@ def _fastexcel_columns(table: LandingTable) -> tuple[list[pa.Array], int] | None
     return None if any(c is None for c in columns) else (columns, data.num_rows)
 
 
-# what str.strip() removes, so Arrow trims cells exactly as cell_text does
-_WHITESPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+# what str.strip() removes (every character whose isspace() is true; tests/test_fast_paths.py
+# checks the list), so Arrow trims cells exactly as cell_text does
+PYTHON_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _arrow_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | None:
@@ -149,7 +150,7 @@ def _arrow_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     if pa.types.is_null(kind):
         return pa.array([""] * len(column), pa.string())
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return pc.fill_null(pc.utf8_trim(column.cast(pa.string()), _WHITESPACE), "")
+        return pc.fill_null(pc.utf8_trim(column.cast(pa.string()), PYTHON_WHITESPACE), "")
     if pa.types.is_floating(kind):
         return _float_text(column)
     if pa.types.is_boolean(kind):

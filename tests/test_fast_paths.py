@@ -3,6 +3,7 @@ the streamed workbook head against calamine, Arrow's text conversion against cel
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -200,3 +201,7 @@ def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tm
     path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n", encoding="utf-8")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4994"]  # the new bytes
+
+
+def test_the_trimmed_characters_are_pythons_whitespace():
+    assert set(records_module.PYTHON_WHITESPACE) == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
