@@ -32,15 +32,8 @@ def ensure_quality_tables(con) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS quality.{name} ({columns})")
 
 
-# A typed row is readable when it has no errors and its file is still a ready landing file
-READABLE = """staging.{entity}_typed t
-    JOIN raw.landing_files f
-      ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
-    WHERE len(t.errors) = 0"""
-
-
-def versions_sql(entity: Entity, snapshot_profiles: list[str]) -> str:
-    """Every readable typed row (by rowid) with its version: 'current' (the latest export of its
+def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str:
+    """Every readable record with its export time and version: 'current' (the latest export of its
     key), 'superseded' (a later export has it) or 'deleted' (missing from the newest full snapshot
     of its profile). Records with an incomplete key are each their own version."""
     key = [ident(k) for k in entity.key]
@@ -51,32 +44,24 @@ def versions_sql(entity: Entity, snapshot_profiles: list[str]) -> str:
     else:
         rank = "1"
     snapshots = "[" + ", ".join(literal(p) for p in snapshot_profiles) + "]::VARCHAR[]"
-    key_columns = "".join(f", t.{k}" for k in key)
     return f"""
         WITH readable AS (
-            SELECT t.rowid AS typed_row, t.profile, t.file_hash, t.source_file, t.source_row{key_columns}, f.exported_at
-            FROM {READABLE.format(entity=entity.name)}
+            SELECT t.*, f.exported_at
+            FROM typed t
+            JOIN raw.landing_files f
+              ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
+            WHERE len(t.errors) = 0
         ),
         ranked AS (SELECT *, {rank} AS version_rank FROM readable),
         newest_snapshot AS (
             SELECT profile, arg_max(file_hash, exported_at) AS newest_file_hash FROM readable
             WHERE list_contains({snapshots}, profile) GROUP BY profile
         )
-        SELECT r.typed_row,
+        SELECT {keep}, r.exported_at,
                CASE WHEN r.version_rank > 1 THEN 'superseded'
                     WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.file_hash THEN 'deleted'
                     ELSE 'current' END AS version
         FROM ranked r LEFT JOIN newest_snapshot s USING (profile)"""
-
-
-def history_view_sql(entity: Entity) -> str:
-    """staging.<entity>_history: every readable record with its export time and version, read
-    from the typed rows (the version is kept on them), so no night writes the records again."""
-    lineage = ", ".join(f"t.{ident(c)}" for c in LINEAGE_COLUMNS)
-    fields = ", ".join(f"t.{ident(f)}" for f in entity.fields)
-    return (f"CREATE OR REPLACE VIEW staging.{entity.name}_history AS "
-            f"SELECT {lineage}, len(t.source_rows) AS source_rows, {fields}, f.exported_at, t.version "
-            f"FROM {READABLE.format(entity=entity.name)}")
 
 
 # Typing a row depends on its bytes (the raw load), the profile, the entity schema and the typing
@@ -89,7 +74,7 @@ def typing_fingerprint(profile: Profile) -> str:
 
 
 def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> int:
-    """staging.<entity>_typed holds every raw row typed, with its errors, issues and version. Only the raw
+    """staging.<entity>_typed holds every raw row typed, with its errors and issues. Only the raw
     loads (file, sheet, load id) not typed before under the same fingerprint are typed now; rows of
     loads that left raw go. Returns the number of rows typed now."""
     table = f"staging.{entity.name}_typed"
@@ -101,9 +86,9 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     existing = [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
         "ORDER BY ordinal_position", [f"{entity.name}_typed"]).fetchall()]
-    if rebuild or existing != [*expected, "typing_fingerprint", "version"]:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, NULL::VARCHAR AS typing_fingerprint, "
-                    f"NULL::VARCHAR AS version FROM ({typed_all}) WHERE false")
+    if rebuild or existing != [*expected, "typing_fingerprint"]:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, NULL::VARCHAR AS typing_fingerprint "
+                    f"FROM ({typed_all}) WHERE false")
     same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
                  "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
     con.execute(f"""
@@ -115,7 +100,7 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
                f"(SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, profile FROM {table}) t "
                f"WHERE {same_load}))")
     typed_now = con.execute(
-        f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint, NULL "
+        f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
         f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
     con.unregister("cw_fingerprints")
     return int(typed_now)
@@ -135,25 +120,23 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         profiles = [p for p in load_profiles() if p.entity.name == entity.name]
+        # source_rows: how many landed rows the record stands for (several where a profile
+        # collapses line rows into one record, see record_key in the profile)
+        keep = ", ".join([*(ident(c) for c in LINEAGE_COLUMNS), "len(source_rows) AS source_rows",
+                          *(ident(c) for c in entity.fields)])
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
             typed_now = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint, version) "
+            con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
                         f"FROM staging.{entity.name}_typed")
-            # versions change for few rows a night (a later export, a newer snapshot): only those are written
-            versions = versions_sql(entity, [p.name for p in profiles if p.export == "snapshot"])
-            con.execute(f"UPDATE staging.{entity.name}_typed t SET version = v.version FROM ({versions}) v "
-                        f"WHERE t.rowid = v.typed_row AND t.version IS DISTINCT FROM v.version")
-            # the history and the current records are views of the typed rows: written once
-            for name in (f"{entity.name}_history", entity.name):
-                if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' "
-                               "AND table_name = ?", [name]).fetchone()[0]:
-                    con.execute(f"DROP TABLE staging.{name}")  # a build made before the views
-            con.execute(history_view_sql(entity))
-            # source_rows: how many landed rows the record stands for (several where a profile
-            # collapses line rows into one record, see record_key in the profile)
+            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_history AS "
+                        + versions_sql(entity, keep, [p.name for p in profiles if p.export == "snapshot"]))
+            # the current records are a view of the history: written once, not twice
             current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
+                           [entity.name]).fetchone()[0]:
+                con.execute(f"DROP TABLE staging.{entity.name}")  # a build made before the view
             con.execute(f"CREATE OR REPLACE VIEW staging.{entity.name} AS SELECT {current} "
                         f"FROM staging.{entity.name}_history WHERE version = 'current'")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
