@@ -43,26 +43,28 @@ def read_columns(table: LandingTable) -> pa.Table:
     """source_row, row_problem and one text column per header cell, for every non-blank record."""
     width = len(table.headers)
     if table.sheet is not None:
-        return _judge_cell_sizes(table.headers, _sheet_records(table, width))
-    if (fast := _fast_csv(table, width)) is not None:
-        return fast
+        records = _sheet_records(table, width)
+    else:
+        fast = _fast_csv(table, width)
+        records = fast if fast is not None else _csv_records(table, width)
+    return _judge_cell_sizes(table.headers, records)
+
+
+def _csv_records(table: LandingTable, width: int) -> pa.Table:
     numbers, columns, problems = _csv_columns(table, width)
     arrays = {SOURCE_ROW: pa.array(numbers, pa.int64()),
               ROW_PROBLEM: pa.array([problems.get(i) for i in range(len(numbers))], pa.string())}
     for position, values in enumerate(columns):
         arrays[column_name(position)] = pa.array(values, pa.string())
-    return _judge_cell_sizes(table.headers, pa.table(arrays))
+    return pa.table(arrays)
 
 
 def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
-    """The records read by Arrow (files.arrow_records), or None where the csv module must read
-    them: Arrow cannot vouch for them, or a cell is oversized (its row is quarantined)."""
+    """The records read by Arrow (files.arrow_records), or None where Arrow cannot vouch for
+    them and the csv module must read them."""
     names = [column_name(i) for i in range(width)]
     records = arrow_records(table.path, _text_format(table), table.header_index + 1, names)
     if records is None or records.num_rows == 0:
-        return None
-    longest = max(pc.max(pc.utf8_length(records[n])).as_py() or 0 for n in names)
-    if longest > MAX_FIELD_BYTES:
         return None
     blank = _all([pc.equal(pc.utf8_trim_whitespace(records[n]), "") for n in names], pc.and_)
     numbers = pa.array(range(1, records.num_rows + 1), pa.int64())

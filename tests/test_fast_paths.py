@@ -9,11 +9,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+import connectors.files as files_module
+import connectors.records as records_module
 from connectors.files import (
-    FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, sheet_head, sheet_rows,
+    FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, sheet_head,
+    sheet_is_plain, sheet_rows,
 )
 from connectors.profiles import load_profiles
-import connectors.records as records_module
 from connectors.records import _csv_columns, _text_array, read_columns
 from tests.conftest import SAMPLE_LANDING
 
@@ -188,19 +190,27 @@ def test_sheets_fastexcel_cannot_vouch_for_take_the_calamine_path(tmp_path):
         wb.save(tmp_path / f"{quirk}.xlsx")
         table = LandingTable(tmp_path / f"{quirk}.xlsx", "Shipments", 2, headers, None)
         assert records_module._fastexcel_columns(table) is None, quirk
+        # formulas and merged ranges are found by the scan, not by luck elsewhere
+        assert sheet_is_plain(tmp_path / f"{quirk}.xlsx", "Shipments") == (quirk == "offset"), quirk
 
 
-def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tmp_path):
+def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tmp_path, monkeypatch):
+    parses = []
+    parse = files_module._arrow_parse
+    monkeypatch.setattr(files_module, "_arrow_parse", lambda *args: parses.append(args[0]) or parse(*args))
     path = tmp_path / "woo.csv"
     path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n", encoding="utf-8")
     [table] = discover_tables(path, PROFILES, keep_for_load=True)
     fmt, names = TextFormat(table.encoding, table.delimiter), [f"c{i}" for i in range(len(table.headers))]
-    handed = arrow_records(path, fmt, table.header_index + 1, names)
-    assert handed is not None and arrow_records(path, fmt, table.header_index + 1, names) is not handed  # taken once
+    assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4993"]
+    assert len(parses) == 1  # the raw load took discovery's parse
+    arrow_records(path, fmt, table.header_index + 1, names)
+    assert len(parses) == 2  # taken once: a later read parses again
     discover_tables(path, PROFILES, keep_for_load=True)
     path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n", encoding="utf-8")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4994"]  # the new bytes
+    assert len(parses) == 4
 
 
 def test_the_trimmed_characters_are_pythons_whitespace():

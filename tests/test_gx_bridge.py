@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -423,3 +424,21 @@ def test_concurrent_calls_from_threads(big):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run, range(8)))
     assert all(r == expected for r in results)
+
+
+def test_frames_carry_the_dtypes_duckdb_df_gives():
+    """Expectations see the same dtypes whether a frame comes from .df() or the Arrow batches."""
+    from pipelines.gx_bridge import _iter_frames
+
+    db = duckdb.connect()
+    db.execute("""CREATE TABLE t AS SELECT i, CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS n, i % 2 = 0 AS b,
+                  CASE WHEN i % 5 = 0 THEN NULL ELSE i % 2 = 0 END AS bn, (i / 7)::DECIMAL(18, 2) AS d,
+                  DATE '2024-01-01' + i::INT AS day, TIMESTAMPTZ '2024-01-01 10:00:00+00' AS at,
+                  CASE WHEN i = 2 THEN NULL ELSE 'x' || i END AS s FROM range(10) r(i)""")
+    expected = db.execute("SELECT * FROM t").df()
+    frames = list(_iter_frames(db, "SELECT * FROM t", 4))
+    assert [len(f) for f in frames] == [4, 4, 2]
+    got = pd.concat(frames, ignore_index=True)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(got, expected)
+    assert [len(f) for f in _iter_frames(db, "SELECT * FROM t WHERE false", 4)] == [0]

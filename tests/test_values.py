@@ -1,4 +1,4 @@
-"""Email and phone normalisation: the fast path for common shapes gives the library's own answer."""
+"""Email and phone normalisation: the Arrow path for common shapes gives the library's own answer."""
 
 import csv
 
@@ -55,32 +55,40 @@ def _sample_values(*columns: str) -> set[str]:
     return values
 
 
+def cw_email(values: list) -> list:
+    """What the DuckDB function answers: the Arrow path, the library for the rest."""
+    return _emails(pa.array(values, pa.string())).to_pylist()
+
+
+def cw_phone(values: list, region: str | None = "GB") -> list:
+    return _phones(pa.array(values, pa.string()), pa.array([region] * len(values), pa.string())).to_pylist()
+
+
 @pytest.mark.parametrize("value", EDGE_EMAILS)
 def test_email_edge_cases_agree_with_email_validator(value):
-    assert normalise_email(value) == _library_email(value)
+    assert cw_email([value]) == [_library_email(value)]
 
 
 @pytest.mark.parametrize("value", EDGE_PHONES)
 def test_phone_edge_cases_agree_with_phonenumbers(value):
-    assert normalise_phone(value, "GB") == _library_phone(value, "GB")
+    assert cw_phone([value]) == [_library_phone(value, "GB")]
 
 
 def test_every_sample_email_and_phone_agrees_with_the_libraries():
-    emails = _sample_values("Email", "Email Address", "Requester email", "Contact Email")
-    phones = _sample_values("Phone Number", "Requester phone")
+    emails = sorted(_sample_values("Email", "Email Address", "Requester email", "Contact Email"))
+    phones = sorted(_sample_values("Phone Number", "Requester phone"))
     assert len(emails) > 500 and len(phones) > 200
-    assert [e for e in emails if normalise_email(e) != _library_email(e)] == []
-    assert [p for p in phones if normalise_phone(p, "GB") != _library_phone(p, "GB")] == []
+    assert cw_email(emails) == [_library_email(e) for e in emails]
+    assert cw_phone(phones) == [_library_phone(p, "GB") for p in phones]
 
 
 def test_vectorised_functions_answer_as_the_per_value_ones():
-    """cw_email and cw_phone answer plain shapes in Arrow: the same answers, NULLs included."""
+    """cw_email and cw_phone answer plain shapes in Arrow: the library's answers, NULLs, blanks,
+    non-ASCII text and other regions included."""
     emails = [*EDGE_EMAILS, None, "  ", "Ünï@exämple.com", "x@sub.onion", "x@xn--p1ai.com", "a@b.co\u00a0",
               *sorted(_sample_values("Email", "Email Address", "Requester email", "Contact Email"))]
     phones = [*EDGE_PHONES, None, "  ", "+44\u00a07911 123456", "07911.123.456", "+44 (7911) 123-456",
               *sorted(_sample_values("Phone Number", "Requester phone"))]
-    assert _emails(pa.array(emails, pa.string())).to_pylist() == [normalise_email(v) for v in emails]
+    assert cw_email(emails) == [normalise_email(v) for v in emails]
     for region in ("GB", "US", None):
-        regions = pa.array([region] * len(phones), pa.string())
-        assert _phones(pa.array(phones, pa.string()), regions).to_pylist() == \
-            [normalise_phone(v, region) for v in phones], region
+        assert cw_phone(phones, region) == [normalise_phone(v, region) for v in phones], region
