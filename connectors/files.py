@@ -280,8 +280,10 @@ def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
 _parsed_for_load: dict[tuple, pa.Table] = {}
 
 
-def forget_parsed() -> None:
-    _parsed_for_load.clear()
+def forget_parsed(path: Path | None = None) -> None:
+    """Drop kept parses: of one file, or all."""
+    for key in [k for k in _parsed_for_load if path is None or k[0] == str(path)]:
+        del _parsed_for_load[key]
 
 
 def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str],

@@ -9,15 +9,17 @@ below the header, the first being 1.
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import fastexcel
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.files import (
-    LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding, sheet_head,
-    sheet_is_plain, sheet_values,
+    LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding,
+    forget_parsed, sheet_head, sheet_is_plain, sheet_values,
 )
 
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).
@@ -39,8 +41,46 @@ def _all(masks: list[pa.Array], combine) -> pa.Array:
     return result
 
 
+# Reads begun ahead of the raw load (prefetch_columns), by table version.
+_prefetched: dict[tuple, Future] = {}
+
+
+def _read_key(table: LandingTable) -> tuple:
+    stat = table.path.stat()
+    return (str(table.path), stat.st_size, stat.st_mtime_ns, table.sheet, table.header_index, tuple(table.headers),
+            table.encoding, table.delimiter)
+
+
+def prefetch_columns(table: LandingTable) -> None:
+    """Begin read_columns(table) in a background thread; the next read_columns of the same table
+    version takes its result. A workbook sheet reads for seconds on one core with the GIL released,
+    so it overlaps with the reads and loads of other files."""
+    future: Future = Future()
+
+    def read() -> None:
+        try:
+            future.set_result(_read_columns(table))
+        except BaseException as exc:  # handed to the caller of read_columns
+            future.set_exception(exc)
+
+    _prefetched[_read_key(table)] = future
+    threading.Thread(target=read, daemon=True, name=f"prefetch {table.path.name}").start()
+
+
+def forget_read(path: Path | None = None) -> None:
+    """Drop records read ahead (here and in discovery's kept parses): of one file, or all."""
+    for key in [k for k in _prefetched if path is None or k[0] == str(path)]:
+        del _prefetched[key]
+    forget_parsed(path)
+
+
 def read_columns(table: LandingTable) -> pa.Table:
     """source_row, row_problem and one text column per header cell, for every non-blank record."""
+    future = _prefetched.pop(_read_key(table), None)
+    return future.result() if future is not None else _read_columns(table)
+
+
+def _read_columns(table: LandingTable) -> pa.Table:
     width = len(table.headers)
     if table.sheet is not None:
         records = _sheet_records(table, width)
