@@ -262,7 +262,7 @@ def suggest(path: Path) -> str:
     lines += [f"#   {field}: {why}" for field, why in comments.items()]
     unmapped = [g for g in guesses if not g.field]
     if unmapped:
-        lines.append("# Not mapped (kept in raw_record when loaded):")
+        lines.append("# Not mapped (kept in unmapped_cells when loaded):")
         lines += [f"#   {g.header!r}: {g.reason}" for g in unmapped]
     lines.append("# Set tool, timezone and verified, and map any enum's words (values:).")
     return "\n".join(lines) + "\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

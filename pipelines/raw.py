@@ -11,9 +11,9 @@ import dagster as dg
 import pandas as pd
 
 from connectors.files import (
-    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, forget_parsed, list_landing_files,
+    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, list_landing_files,
 )
-from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, read_columns
+from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, forget_read, prefetch_columns, read_columns
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
@@ -85,7 +85,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds)."""
     rows, first_seen = [], {}
-    forget_parsed()  # left by an earlier run in this process that stopped before loading
+    forget_read()  # left by an earlier run in this process that stopped before loading
     for path in list_landing_files(landing_dir):
         stat = path.stat()
         base = {
@@ -111,7 +111,9 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             rows.append(base | {"status": "refused", "message": str(exc)})
             continue
         for table in tables:
-            rows.append(base | _table_row(table))
+            rows.append(row := base | _table_row(table))
+            if table.sheet is not None and row["status"] == "ready":
+                prefetch_columns(table)  # taken by the raw load; reads while other files load
     return rows
 
 
@@ -156,7 +158,7 @@ def _table_row(table: LandingTable) -> dict:
         return row | {"status": "refused", "message": f"{table.source_file}: {duplicated}"}
     notes = [f"profile {profile.name} ({profile.tool})", *table.notes]
     if unmapped:
-        notes.append(f"new columns kept in raw_record, not mapped: {unmapped}")
+        notes.append(f"new columns kept in unmapped_cells, not mapped: {unmapped}")
     if missing:
         notes.append(f"columns missing (values left empty): {[c.header for c in missing]}; edit {where} "
                      "if they were renamed")
@@ -229,22 +231,48 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
+def field_positions(headers: list[str], profile: Profile) -> dict[str, int]:
+    """The header cell each mapped entity field is read from."""
+    return {name: index for name, column in profile.columns.items()
+            if name in profile.entity.fields and (index := column.position(headers)) is not None}
+
+
+def record_layout(headers: list[str], profile: Profile) -> list[tuple[str, str | None]]:
+    """Per header cell: its raw_record key and the raw column holding its text, an entity field
+    read from it or None (then the cell is kept in unmapped_cells under that key)."""
+    fields: dict[int, str] = {}
+    for name, index in field_positions(headers, profile).items():
+        fields.setdefault(index, name)
+    return [(key, fields.get(i)) for i, key in enumerate(_unique_headers(headers))]
+
+
+def raw_record_sql(layout: list[tuple[str, str | None]], alias: str, prefix: str) -> tuple[str, dict]:
+    """The row as delivered, as JSON text in header order, from a raw table row `alias` loaded with
+    this layout; header names are parameters ${prefix}k<i>, never SQL text."""
+    params, pairs = {}, []
+    for i, (key, field) in enumerate(layout):
+        params[f"{prefix}k{i}"] = key
+        value = f"{alias}.{ident(field)}" if field else f"{alias}.unmapped_cells[${prefix}k{i}]"
+        pairs.append(f"${prefix}k{i}, {value}")
+    return f"json_object({', '.join(pairs)})::VARCHAR", params
+
+
 def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict) -> int:
-    """Append the table's records to raw.<entity>: cells under canonical field names, the whole
-    row as JSON (raw_record), lineage; returns the number of records."""
+    """Append the table's records to raw.<entity>: each cell once, under its canonical field name
+    or (not mapped) in unmapped_cells under its header; lineage; returns the number of records.
+    The whole row is not stored again as JSON (a second copy of every cell, seconds per million
+    rows to write): raw_record_sql rebuilds it where a row is quarantined."""
     records = read_columns(table)
-    positions = {
-        name: index for name, col in table.profile.columns.items()
-        if (index := col.position(table.headers)) is not None
-    }
-    keys = _unique_headers(table.headers)
+    layout = record_layout(table.headers, table.profile)
+    unmapped = [(i, key) for i, (key, field) in enumerate(layout) if field is None]
     # header names and lineage are file content: they enter SQL as parameters, never as text
-    params = {**{f"k{i}": key for i, key in enumerate(keys)}, **{f"l_{c}": v for c, v in lineage.items()}}
-    pairs = ", ".join(f"$k{i}, {column_name(i)}" for i in range(len(keys)))
+    params = {**{f"k{i}": key for i, key in unmapped}, **{f"l_{c}": v for c, v in lineage.items()}}
+    cells = (f"MAP([{', '.join(f'$k{i}' for i, _ in unmapped)}], [{', '.join(column_name(i) for i, _ in unmapped)}])"
+             if unmapped else "NULL")
     selects = [
         *(f"${'l_' + c}::VARCHAR AS {ident(c)}" for c in lineage),
-        f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"json_object({pairs})::VARCHAR AS raw_record",
-        *(f"{column_name(positions[f])} AS {ident(f)}" for f in entity.fields if f in positions),
+        f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"{cells} AS unmapped_cells",
+        *(f"{column_name(i)} AS {ident(f)}" for f, i in field_positions(table.headers, table.profile).items()),
     ]
     con.register("landing_records", records)
     try:
@@ -256,7 +284,8 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict) -> 
 
 def _raw_columns(entity: Entity) -> dict[str, str]:
     lineage = {c: ("BIGINT" if c == "source_row" else "VARCHAR") for c in LINEAGE_COLUMNS}
-    return {**lineage, "row_problem": "VARCHAR", "raw_record": "VARCHAR", **{f: "VARCHAR" for f in entity.fields}}
+    return {**lineage, "row_problem": "VARCHAR", "unmapped_cells": "MAP(VARCHAR, VARCHAR)",
+            **{f: "VARCHAR" for f in entity.fields}}
 
 
 def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -328,6 +357,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 raise
             con.execute("COMMIT")
             metadata = table_metadata(con, "raw", entity.name)
+        for relative_path, *_ in ready:
+            forget_read(settings.landing_dir / relative_path)  # read ahead, but its rows were reused
         if kept:
             context.log.info(f"{len(kept)} file(s) unchanged since they were loaded: their rows are reused, not re-read")
         return dg.MaterializeResult(

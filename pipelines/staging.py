@@ -1,6 +1,7 @@
 """Staging layer: one typed, normalised table per canonical entity; bad rows to quarantine."""
 
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +11,7 @@ from connectors import values
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
 from pipelines.metadata import markdown_table, table_metadata
-from pipelines.raw import FAMILY_OWNERS, raw_key
+from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import LINEAGE_COLUMNS, ident, literal, typed_rows_sql
 
@@ -106,6 +107,28 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     return int(typed_now)
 
 
+def quarantined_record_sql(con, profiles: list[Profile]) -> tuple[str, dict]:
+    """raw_record of a row r of raw.<entity>: the row as delivered, rebuilt with its load's header
+    layout (pipelines/raw.py raw_record_sql). Only loads with a rejected typed row are listed."""
+    by_name = {p.name: p for p in profiles}
+    loads = con.execute("""
+        SELECT DISTINCT t.file_hash, t.source_sheet, t.profile, f.headers
+        FROM typed t
+        JOIN raw.landing_files f
+          ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
+        WHERE len(t.errors) > 0
+        ORDER BY ALL""").fetchall()
+    whens, params = [], {}
+    for n, (file_hash, sheet, profile, headers) in enumerate(loads):
+        if profile not in by_name:
+            continue
+        record, record_params = raw_record_sql(record_layout(json.loads(headers), by_name[profile]), "r", f"q{n}")
+        params |= record_params | {f"q{n}h": file_hash, f"q{n}s": sheet, f"q{n}p": profile}
+        whens.append(f"WHEN r.file_hash = $q{n}h AND r.source_sheet IS NOT DISTINCT FROM $q{n}s "
+                     f"AND r.profile = $q{n}p THEN {record}")
+    return (f"CASE {' '.join(whens)} END" if whens else "NULL::VARCHAR"), params
+
+
 def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
     @dg.asset(
         key=staging_key(entity.name),
@@ -140,18 +163,19 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             con.execute(f"CREATE OR REPLACE VIEW staging.{entity.name} AS SELECT {current} "
                         f"FROM staging.{entity.name}_history WHERE version = 'current'")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
+            raw_record, record_params = quarantined_record_sql(con, profiles)
             con.execute(
                 f"""INSERT INTO quality.rejected_rows
                    -- a record made of several line rows is quarantined line by line, each with its row as delivered
-                   SELECT ?, q.source_file, q.source_sheet, q.source_row, q.e.column_name, q.e.source_column,
-                          q.e.reason, r.raw_record, q.profile, q.load_id
+                   SELECT $entity, q.source_file, q.source_sheet, q.source_row, q.e.column_name, q.e.source_column,
+                          q.e.reason, {raw_record}, q.profile, q.load_id
                    FROM (SELECT *, unnest(source_rows) AS source_row
                          FROM (SELECT * EXCLUDE (source_row), unnest(errors) AS e FROM typed WHERE len(errors) > 0)) q
                    LEFT JOIN raw.{entity.name} r
                      ON r.file_hash = q.file_hash AND r.source_sheet IS NOT DISTINCT FROM q.source_sheet
                     AND r.source_row = q.source_row
                    ORDER BY q.source_file, q.source_row""",
-                [entity.name],
+                {"entity": entity.name, **record_params},
             )
             con.execute("DELETE FROM quality.value_issues WHERE entity = ?", [entity.name])
             con.execute(

@@ -31,9 +31,10 @@ def test_drift_in_one_folder(tmp_path):
     new = staged.landing("new_column.csv")
     assert new["status"] == "ready"
     assert json.loads(new["unmapped_headers"]) == ["order_id", "coupon_code"]
-    assert "new columns kept in raw_record, not mapped: ['order_id', 'coupon_code']" in new["message"]
-    [raw] = staged.records("SELECT raw_record FROM raw.crm_sales_orders WHERE source_file = 'new_column.csv'")
-    assert json.loads(raw["raw_record"])["coupon_code"] == "SPRING5"
+    assert "new columns kept in unmapped_cells, not mapped: ['order_id', 'coupon_code']" in new["message"]
+    [raw] = staged.records("SELECT unmapped_cells['coupon_code'] AS coupon FROM raw.crm_sales_orders "
+                           "WHERE source_file = 'new_column.csv'")
+    assert raw["coupon"] == "SPRING5"
 
     refused = staged.landing("missing_required.csv")
     assert refused["status"] == "refused"
