@@ -5,6 +5,7 @@ import datetime as dt
 import importlib
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -79,41 +80,55 @@ def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
+def _discover(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...]) -> list[LandingTable] | FileRefused:
+    try:
+        return discover_tables(path, profiles, overrides, keep_for_load=True)
+    except FileRefused as exc:
+        return exc
+
+
 def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
                    overrides: tuple[Override, ...] = (), fingerprint: str | None = None,
                    previous: dict[tuple[str, str], list[dict]] | None = None) -> list[dict]:
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds)."""
-    rows, first_seen = [], {}
     forget_read()  # left by an earlier run in this process that stopped before loading
-    for path in list_landing_files(landing_dir):
-        stat = path.stat()
-        base = {
-            "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
-            "source_sheet": None, "file_hash": file_sha256(path), "size_bytes": stat.st_size,
-            "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
-            "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
-            # when the tool exported it, as far as the file tells: its modification time
-            "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
-            "discovery_fingerprint": fingerprint,
-        }
-        if base["file_hash"] in first_seen:
-            rows.append(base | {"status": "duplicate", "message": f"same content as {first_seen[base['file_hash']]}; not loaded again"})
-            continue
-        first_seen[base["file_hash"]] = base["relative_path"]
-        known = (previous or {}).get((base["relative_path"], base["file_hash"]))
-        if known:
-            rows.extend(base | row for row in known)
-            continue
-        try:
-            tables = discover_tables(path, profiles, overrides, keep_for_load=True)
-        except FileRefused as exc:
-            rows.append(base | {"status": "refused", "message": str(exc)})
-            continue
-        for table in tables:
-            rows.append(row := base | _table_row(table))
-            if table.sheet is not None and row["status"] == "ready":
-                prefetch_columns(table)  # taken by the raw load; reads while other files load
+    paths = list_landing_files(landing_dir)
+    found, first_seen = [], {}
+    # hashing and parsing spend most of their time outside the interpreter: two files at a time
+    with ThreadPoolExecutor(2) as pool:
+        for path, file_hash in zip(paths, pool.map(file_sha256, paths)):
+            stat = path.stat()
+            base = {
+                "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
+                "source_sheet": None, "file_hash": file_hash, "size_bytes": stat.st_size,
+                "profile": None, "entity": None, "family": None, "header_index": None, "headers": None,
+                "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
+                # when the tool exported it, as far as the file tells: its modification time
+                "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
+                "discovery_fingerprint": fingerprint,
+            }
+            if file_hash in first_seen:
+                duplicate = {"status": "duplicate", "message": f"same content as {first_seen[file_hash]}; not loaded again"}
+                found.append((base, [base | duplicate], None))
+                continue
+            first_seen[file_hash] = base["relative_path"]
+            known = (previous or {}).get((base["relative_path"], file_hash))
+            if known:
+                found.append((base, [base | row for row in known], None))
+            else:
+                found.append((base, [], pool.submit(_discover, path, profiles, overrides)))
+        rows = []
+        for base, known_rows, discovery in found:
+            rows.extend(known_rows)
+            tables = discovery.result() if discovery else []
+            if isinstance(tables, FileRefused):
+                rows.append(base | {"status": "refused", "message": str(tables)})
+                continue
+            for table in tables:
+                rows.append(row := base | _table_row(table))
+                if table.sheet is not None and row["status"] == "ready":
+                    prefetch_columns(table)  # taken by the raw load; reads while other files load
     return rows
 
 
