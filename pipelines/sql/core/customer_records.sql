@@ -57,7 +57,7 @@ offsets AS (
                AS first_id
     FROM files
 )
-SELECT o.first_id + r.source_row AS record_id, r.*,
+SELECT CAST(o.first_id + r.source_row AS BIGINT) AS record_id, r.*,
        -- what may serve as an identity key: not a shared mailbox or a placeholder (schemas/identity.yaml)
        cw_usable_email(r.email) AS usable_email, cw_usable_phone(r.phone) AS usable_phone,
        CASE WHEN cw_is_shared_mailbox(r.email) THEN r.email END AS shared_mailbox
