@@ -27,10 +27,6 @@ PRIOR_RECALL = 0.8
 
 def _model_settings(model: Path) -> dict:
     settings = json.loads(model.read_text())
-    # a pair the deterministic keys already join is linked whatever the model says: score only
-    # pairs across two key groups (core.customer_linkage_input.key_group)
-    for rule in settings["blocking_rules_to_generate_predictions"]:
-        rule["blocking_rule"] = f"({rule['blocking_rule']}) AND l.key_group <> r.key_group"
     settings["retain_intermediate_calculation_columns"] = False
     settings["retain_matching_columns"] = True  # keeps the gamma (comparison level) columns
     return settings

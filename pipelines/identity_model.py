@@ -37,6 +37,9 @@ from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES
 # with people of that name, is kept to names that few records share (name_records, counted in
 # core/customer_linkage_input.sql).
 NAME_ONLY_MAX_RECORDS = 20
+# Two records one deterministic key group holds (core/customer_linkage_input.sql) are linked
+# whatever the model says: every prediction rule scores only pairs across two groups.
+ACROSS_KEY_GROUPS = "l.key_group <> r.key_group"
 BLOCKING_RULES = [
     block_on("last_name", "postcode"),
     block_on("first_name_std", "postcode"),
@@ -118,7 +121,7 @@ def train(con: duckdb.DuckDBPyConnection, out: Path, seed: int = 7) -> None:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on("first_name_std", "last_name"), record_sample_proportion=1.0)
         model = linker.misc.save_model_to_json(overwrite=True)
-        out.write_text(json.dumps(_neutral_untrained_levels(model), indent=2) + "\n")
+        out.write_text(json.dumps(_across_key_groups(_neutral_untrained_levels(model)), indent=2) + "\n")
     finally:
         linker.table_management.delete_tables_created_by_splink_from_db()
         con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
@@ -139,6 +142,12 @@ def _neutral_untrained_levels(model: dict) -> dict:
                 level["m_probability"] = level["u_probability"]
             if "m_probability" in level:
                 level["m_probability"] = max(level["m_probability"], M_FLOOR)
+    return model
+
+
+def _across_key_groups(model: dict) -> dict:
+    for rule in model["blocking_rules_to_generate_predictions"]:
+        rule["blocking_rule"] = f"({rule['blocking_rule']}) AND {ACROSS_KEY_GROUPS}"
     return model
 
 

@@ -75,3 +75,14 @@ def test_one_order_row_per_true_order(sample_run):
     truth = read_truth("orders.csv")
     orders = sample_run.query("SELECT order_key FROM core.orders")
     assert sorted(orders["order_key"]) == sorted("ORD-" + truth["order_id"].astype(str))
+
+
+def test_the_model_scores_only_pairs_across_key_groups(sample_run):
+    """Records one deterministic key group holds are linked anyway; the model file's blocking rules
+    say so (schemas/identity_model.json), and no scored pair lies within one group."""
+    pairs = sample_run.query(
+        "SELECT count(*) AS scored, count(*) FILTER (WHERE a.key_group = b.key_group) AS within "
+        "FROM core.customer_link_scores s "
+        "JOIN core.customer_linkage_input a ON a.unique_id = s.node_a "
+        "JOIN core.customer_linkage_input b ON b.unique_id = s.node_b", published=False).iloc[0]
+    assert pairs["scored"] > 100 and pairs["within"] == 0
