@@ -192,6 +192,15 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
     return None
 
 
+def _import_for_later_steps() -> None:
+    """The checks need Great Expectations and the report matplotlib, whose imports take seconds of
+    Python: begun with the first step, beside file reads that spend their time outside the interpreter."""
+    importlib.import_module("great_expectations")
+    matplotlib = importlib.import_module("matplotlib")
+    matplotlib.use("Agg")  # as the report does: no display
+    importlib.import_module("matplotlib.pyplot")
+
+
 @dg.asset(
     key=LANDING_FILES,
     group_name="raw",
@@ -201,9 +210,7 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
     "profile detected from its headers, and whether it is loaded, a duplicate, unrecognised or refused.",
 )
 def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    # The checks later in this run need Great Expectations, whose import takes seconds of Python:
-    # begin it now, beside the file reads that spend their time outside the interpreter.
-    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
+    threading.Thread(target=_import_for_later_steps, daemon=True).start()
     settings = warehouse.settings()
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
