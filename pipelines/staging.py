@@ -33,7 +33,7 @@ def ensure_quality_tables(con) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS quality.{name} ({columns})")
 
 
-def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str:
+def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed: str = "typed") -> str:
     """Every readable record with its export time and version: 'current' (the latest export of its
     key), 'superseded' (a later export has it) or 'deleted' (missing from the newest full snapshot
     of its profile). Records with an incomplete key are each their own version."""
@@ -48,7 +48,7 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str]) -> str
     return f"""
         WITH readable AS (
             SELECT t.*, f.exported_at
-            FROM typed t
+            FROM {typed} t
             JOIN raw.landing_files f
               ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
             WHERE len(t.errors) = 0
@@ -74,10 +74,10 @@ def typing_fingerprint(profile: Profile) -> str:
     return content_fingerprint([profile.path, *TYPING_SOURCES])
 
 
-def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> int:
+def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> tuple[int, int]:
     """staging.<entity>_typed holds every raw row typed, with its errors and issues. Only the raw
     loads (file, sheet, load id) not typed before under the same fingerprint are typed now; rows of
-    loads that left raw go. Returns the number of rows typed now."""
+    loads that left raw go. Returns the numbers of rows typed now and of rows that went."""
     table = f"staging.{entity.name}_typed"
     fingerprints = pd.DataFrame({"profile": [p.name for p in profiles],
                                  "typing_fingerprint": [typing_fingerprint(p) for p in profiles]})
@@ -87,16 +87,18 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     existing = [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
         "ORDER BY ordinal_position", [f"{entity.name}_typed"]).fetchall()]
+    replaced = 0
     if rebuild or existing != [*expected, "typing_fingerprint"]:
+        replaced = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if existing else 0
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, NULL::VARCHAR AS typing_fingerprint "
                     f"FROM ({typed_all}) WHERE false")
     same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
                  "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
-    con.execute(f"""
+    dropped = con.execute(f"""
         DELETE FROM {table} t
         WHERE NOT EXISTS (SELECT 1 FROM raw.{entity.name} r WHERE {same_load})
            OR NOT EXISTS (SELECT 1 FROM cw_fingerprints f
-                          WHERE f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint)""")
+                          WHERE f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint)""").fetchone()[0]
     pending = (f"(SELECT r.* FROM raw.{entity.name} r WHERE NOT EXISTS "
                f"(SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, profile FROM {table}) t "
                f"WHERE {same_load}))")
@@ -104,7 +106,52 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
         f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
         f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
     con.unregister("cw_fingerprints")
-    return int(typed_now)
+    return int(typed_now), int(replaced + dropped)
+
+
+def _loads(relation: str) -> str:
+    return f"(SELECT DISTINCT load_id, file_hash, source_sheet FROM {relation})"
+
+
+def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int) -> int | None:
+    """staging.<entity>_history: every readable typed row with its version (versions_sql).
+
+    A night that only adds loads appends their versions, and every earlier version stays as it
+    was, when: no typed row went, the export times of the loads already there are unchanged, no
+    new load is a full snapshot (it may delete records), and no new record has a key the history
+    already holds (it would supersede a version). Otherwise the history is derived again from all
+    typed rows. Returns the number of rows appended, or None when it was derived again."""
+    history = f"staging.{entity.name}_history"
+    columns = [d[0] for d in con.execute(f"SELECT * FROM ({versions_sql(entity, keep, snapshot_profiles)}) LIMIT 0").description]
+    existing = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
+        "ORDER BY ordinal_position", [f"{entity.name}_history"]).fetchall()]
+    if typed_dropped == 0 and existing == columns:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE cw_new_typed AS
+            SELECT * FROM typed t
+            WHERE NOT EXISTS (SELECT 1 FROM {_loads(history)} h WHERE h.load_id = t.load_id
+                              AND h.file_hash = t.file_hash AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
+        moved = con.execute(f"""
+            SELECT count(*) FROM (SELECT DISTINCT file_hash, source_sheet, exported_at FROM {history}) h
+            WHERE NOT EXISTS (SELECT 1 FROM raw.landing_files f
+                              WHERE f.status = 'ready' AND f.file_hash = h.file_hash
+                                AND f.source_sheet IS NOT DISTINCT FROM h.source_sheet AND f.exported_at = h.exported_at)
+            """).fetchone()[0]
+        snapshots = con.execute("SELECT count(*) FROM cw_new_typed WHERE list_contains(?, profile)",
+                                [snapshot_profiles]).fetchone()[0]
+        same_key = " AND ".join(f"h.{ident(k)} = n.{ident(k)}" for k in entity.key)
+        known_keys = con.execute(
+            f"SELECT count(*) FROM cw_new_typed n WHERE len(n.errors) = 0 AND EXISTS "
+            f"(SELECT 1 FROM {history} h WHERE {same_key})").fetchone()[0] if entity.key else 0
+        if moved == snapshots == known_keys == 0:
+            appended = con.execute(f"INSERT INTO {history} "
+                                   + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0]
+            con.execute("DROP TABLE cw_new_typed")
+            return int(appended)
+        con.execute("DROP TABLE cw_new_typed")
+    con.execute(f"CREATE OR REPLACE TABLE {history} AS " + versions_sql(entity, keep, snapshot_profiles))
+    return None
 
 
 def quarantined_record_sql(con, profiles: list[Profile]) -> tuple[str, dict]:
@@ -150,11 +197,11 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
-            typed_now = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
+            typed_now, typed_dropped = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
             con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
                         f"FROM staging.{entity.name}_typed")
-            con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_history AS "
-                        + versions_sql(entity, keep, [p.name for p in profiles if p.export == "snapshot"]))
+            appended = write_history(con, entity, keep, [p.name for p in profiles if p.export == "snapshot"],
+                                     typed_dropped)
             # the current records are a view of the history: written once, not twice
             current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
@@ -201,6 +248,8 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                 "rejected_rows": dg.MetadataValue.int(int(rejected[["source_file", "source_row"]].drop_duplicates().shape[0])),
                 "value_issues": dg.MetadataValue.int(int(issues)),
                 "rows_typed_this_run": dg.MetadataValue.int(typed_now),
+                # appended: the night only added records; derived again: all versions recomputed
+                "history": "derived again" if appended is None else f"{appended} versions appended",
                 "rejections": markdown_table(rejected),
             }
         )

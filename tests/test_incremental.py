@@ -1,9 +1,16 @@
 """Incremental nights: a landing file is read once; unchanged files are reused the next night,
 new or corrected ones are read, removed ones leave, and a full rebuild stays possible."""
 
+import csv
 import shutil
 
+from connectors.files import csv_all_rows, csv_format
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
+
+
+def write_rows(path, rows, delimiter) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter=delimiter).writerows(rows)
 
 
 def tables_read(run) -> dict[str, int]:
@@ -60,3 +67,45 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
     assert rows_typed(rebuilt)["crm_contacts"] == first.query(
         "SELECT count(*) AS n FROM raw.crm_contacts", published=False)["n"][0]
     assert marts(rebuilt).equals(marts(third))
+
+
+def history_outcomes(run) -> dict[str, str]:
+    return {
+        event.asset_key.path[-1]: event.materialization.metadata["history"].value
+        for event in run.result.get_asset_materialization_events()
+        if event.asset_key.path[0] == "staging"
+    }
+
+
+def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
+    """Each CSV export is split: most records land first, the rest the next night as new files.
+    That night appends the new versions instead of deriving every version again, and ends with
+    the same history as a full build of the same files."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    later = {}
+    for path in sorted(landing.rglob("*.csv")):
+        rows = csv_all_rows(path, fmt := csv_format(path))
+        if len(rows) > 20:
+            cut = len(rows) * 9 // 10
+            later[path.with_name(f"{path.stem}_later.csv")] = [rows[0], *rows[cut:]]
+            write_rows(path, rows[:cut], fmt.delimiter)
+    assert nightly_run_in(tmp_path, landing).result.success
+    for path, rows in later.items():
+        write_rows(path, rows, ",")
+    night = nightly_run_in(tmp_path, landing)
+    assert night.result.success
+    outcomes = history_outcomes(night)
+    split = {"crm_sales_orders", "support_tickets"}
+    assert all(outcomes[e].endswith("versions appended") and not outcomes[e].startswith("0 ") for e in split), outcomes
+    # HubSpot's contacts and Mailchimp's audience are full snapshots: a record missing from the
+    # newest is deleted, so every version is derived again
+    assert outcomes["crm_contacts"] == outcomes["marketing_subscribers"] == "derived again"
+
+    (tmp_path / "full").mkdir()
+    full = nightly_run_in(tmp_path / "full", landing)
+    assert history_outcomes(full) == {e: "derived again" for e in outcomes}
+    for entity in outcomes:
+        sql = f"SELECT * EXCLUDE (load_id) FROM staging.{entity}_history ORDER BY ALL"
+        assert night.query(sql, published=False).equals(full.query(sql, published=False)), entity
+    assert marts(night).equals(marts(full))
