@@ -6,7 +6,8 @@ Each scale's exports are generated once by samplegen into --data (default /tmp/c
 and reused. The nightly job and the floor (benchmarks/floor.py) each run in a child process, so
 peak memory is that process's maximum RSS (the in-process executor keeps the job in one process).
 With --incremental, each CSV export is split: its first 99% of records land for a full run, then
-the last 1% land beside it as a new file (<name>_delta.csv) and the next night is timed.
+the last 1% land and the next night is timed: beside it as a new file (<name>_delta.csv), or,
+for an export that is a full snapshot, as the whole export written again.
 Run by hand; the figures belong in benchmarks/RESULTS.md, never in tests.
 """
 
@@ -49,14 +50,18 @@ def ensure_data(name: str, data: Path) -> Path:
 
 
 def split_landing(landing: Path, out: Path, share: float = 0.01) -> tuple[Path, Path]:
-    """A landing folder with each CSV export's first (1 - share) of records, and a folder of the
-    remaining records as <name>_delta.csv files (same header, encoding and delimiter)."""
-    from connectors.files import csv_all_rows, csv_format
+    """A landing folder with each CSV export's first (1 - share) of records, and a folder of what
+    the next night brings: for an export of recent records (a rolling profile) the remaining
+    records as a new file <name>_delta.csv; for a full snapshot (HubSpot contacts, a Mailchimp
+    audience) the whole export again, under the same name, as the tool would write it."""
+    from connectors.files import csv_all_rows, csv_format, discover_tables
+    from connectors.profiles import load_profiles
 
-    base, delta = out / "landing", out / "delta"
+    base, delta = out / "base", out / "delta"
     if base.is_dir() and delta.is_dir():
         return base, delta
     shutil.rmtree(out, ignore_errors=True)
+    profiles = load_profiles()
     for path in sorted(landing.rglob("*")):
         if not path.is_file():
             continue
@@ -67,9 +72,13 @@ def split_landing(landing: Path, out: Path, share: float = 0.01) -> tuple[Path, 
             shutil.copy2(path, target)
             continue
         cut = len(rows) - int((len(rows) - 1) * share)
-        extra = delta / path.relative_to(landing).with_name(f"{path.stem}_delta.csv")
+        [table] = discover_tables(path, profiles)
+        if table.profile.export == "snapshot":
+            extra, later = delta / path.relative_to(landing), rows
+        else:
+            extra, later = delta / path.relative_to(landing).with_name(f"{path.stem}_delta.csv"), [rows[0], *rows[cut:]]
         extra.parent.mkdir(parents=True, exist_ok=True)
-        for destination, records in ((target, rows[:cut]), (extra, [rows[0], *rows[cut:]])):
+        for destination, records in ((target, rows[:cut]), (extra, later)):
             with destination.open("w", newline="", encoding=fmt.encoding) as fh:
                 csv.writer(fh, delimiter=fmt.delimiter).writerows(records)
     return base, delta
@@ -79,18 +88,22 @@ def incremental(name: str, landing: Path, data: Path) -> None:
     """A full run on 99% of the records, then the night when the last 1% lands."""
     base, delta = split_landing(landing, data / f"{name}-incremental")
     warehouse = data / f"{name}-incremental-warehouse"
-    shutil.rmtree(warehouse, ignore_errors=True)
-    for path in base.rglob("*_delta.csv"):
-        path.unlink()  # left by an earlier run of this benchmark
-    nightly = [sys.executable, "benchmarks/phase_times.py", "--landing", str(base), "--warehouse", str(warehouse)]
+    night_landing = data / f"{name}-incremental" / "landing"
+    for folder in (warehouse, night_landing):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(base, night_landing)
+    nightly = [sys.executable, "benchmarks/phase_times.py", "--landing", str(night_landing), "--warehouse", str(warehouse)]
     wall, rss, output = measured(nightly)
     print(f"[{name}] full run on 99%: {wall:.1f} s wall, peak RSS {rss:.0f} MiB\n{output}", flush=True)
+    new_rows = 0
     for path in delta.rglob("*.csv"):
-        shutil.copy2(path, base / path.relative_to(delta))
-    new_rows = sum(1 for p in delta.rglob("*.csv") for _ in p.open(encoding="utf-8", errors="replace")) - \
-        len(list(delta.rglob("*.csv")))
+        target = night_landing / path.relative_to(delta)
+        lines = sum(1 for _ in path.open(encoding="utf-8", errors="replace"))
+        new_rows += lines - (sum(1 for _ in target.open(encoding="utf-8", errors="replace")) if target.exists() else 1)
+        shutil.copy2(path, target)
     night, night_rss, night_output = measured(nightly)
-    print(f"[{name}] incremental night (+{new_rows:,} lines in {len(list(delta.rglob('*.csv')))} new files): "
+    print(f"[{name}] incremental night (+{new_rows:,} records; {len(list(delta.rglob('*_delta.csv')))} new files, "
+          f"{len([p for p in delta.rglob('*.csv') if not p.stem.endswith('_delta')])} snapshots exported again): "
           f"{night:.1f} s wall, peak RSS {night_rss:.0f} MiB, {night / wall:.0%} of the full run\n{night_output}",
           flush=True)
 
