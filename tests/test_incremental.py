@@ -13,20 +13,25 @@ def write_rows(path, rows, delimiter) -> None:
         csv.writer(fh, delimiter=delimiter).writerows(rows)
 
 
-def tables_read(run) -> dict[str, int]:
+def step_metadata(run, layer: str, key: str) -> dict:
+    """One metadata value per asset of a layer (raw, staging), by table name."""
     return {
-        event.asset_key.path[-1]: event.materialization.metadata["tables_read"].value
+        event.asset_key.path[-1]: event.materialization.metadata[key].value
         for event in run.result.get_asset_materialization_events()
-        if event.asset_key.path[0] == "raw" and "tables_read" in event.materialization.metadata
+        if event.asset_key.path[0] == layer and key in event.materialization.metadata
     }
+
+
+def tables_read(run) -> dict[str, int]:
+    return step_metadata(run, "raw", "tables_read")
 
 
 def rows_typed(run) -> dict[str, int]:
-    return {
-        event.asset_key.path[-1]: event.materialization.metadata["rows_typed_this_run"].value
-        for event in run.result.get_asset_materialization_events()
-        if event.asset_key.path[0] == "staging"
-    }
+    return step_metadata(run, "staging", "rows_typed_this_run")
+
+
+def history_outcomes(run) -> dict[str, str]:
+    return step_metadata(run, "staging", "history")
 
 
 def marts(run):
@@ -67,14 +72,6 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
     assert rows_typed(rebuilt)["crm_contacts"] == first.query(
         "SELECT count(*) AS n FROM raw.crm_contacts", published=False)["n"][0]
     assert marts(rebuilt).equals(marts(third))
-
-
-def history_outcomes(run) -> dict[str, str]:
-    return {
-        event.asset_key.path[-1]: event.materialization.metadata["history"].value
-        for event in run.result.get_asset_materialization_events()
-        if event.asset_key.path[0] == "staging"
-    }
 
 
 def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import SAMPLE_LANDING, nightly_run_in, truth_overall_orders
+from tests.test_incremental import history_outcomes
 
 FIRST_NIGHT = 1_768_467_600   # 2026-01-15 09:00 UTC
 SECOND_NIGHT = FIRST_NIGHT + 86_400
@@ -62,8 +63,7 @@ def two_nights(tmp_path_factory):
     run = nightly_run_in(root, landing)
     assert run.result.success
     # the second night's exports repeat records the history holds: versions are derived again
-    history = {e.asset_key.path[-1]: e.materialization.metadata["history"].value
-               for e in run.result.get_asset_materialization_events() if e.asset_key.path[0] == "staging"}
+    history = history_outcomes(run)
     assert history["crm_sales_orders"] == history["support_tickets"] == "derived again"
     return run, {"changed_orders": changed, "rated_ticket": rated_ticket, "deleted_contact": deleted[0]}
 
