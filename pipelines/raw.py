@@ -82,9 +82,13 @@ def raw_key(entity_name: str) -> dg.AssetKey:
 
 def _discover(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...]) -> list[LandingTable] | FileRefused:
     try:
-        return discover_tables(path, profiles, overrides, keep_for_load=True)
+        tables = discover_tables(path, profiles, overrides, keep_for_load=True)
     except FileRefused as exc:
         return exc
+    for table in tables:
+        if table.sheet is not None and _table_row(table)["status"] == "ready":
+            prefetch_columns(table)  # taken by the raw load: reads while other files load
+    return tables
 
 
 def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
@@ -125,10 +129,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
             if isinstance(tables, FileRefused):
                 rows.append(base | {"status": "refused", "message": str(tables)})
                 continue
-            for table in tables:
-                rows.append(row := base | _table_row(table))
-                if table.sheet is not None and row["status"] == "ready":
-                    prefetch_columns(table)  # taken by the raw load; reads while other files load
+            rows.extend(base | _table_row(table) for table in tables)
     return rows
 
 
