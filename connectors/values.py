@@ -2,7 +2,7 @@
 
 Registered as DuckDB functions so staging SQL can call them, a vector at a time. The libraries
 take 20-25 µs a value, which at a million customers is most of the staging time, so the shapes
-nearly every export uses (a plain ASCII address; a UK number written +44 or 0 and ten digits)
+nearly every export uses (a plain ASCII address; a UK number written +44, 44 or 0 and ten digits)
 are answered in Arrow by rules whose answer is the library's own (tests/test_values.py compares
 the two on the sample and on edge cases). Anything else goes to the library, once per value.
 """
@@ -21,6 +21,8 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 # dot-atom local part of the commonest characters; domain labels of letters, digits and inner hyphens
 PLAIN_EMAIL = r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
 UK_NUMBER = r"(?:\+44|0)[1-9]\d{9}"
+# an international number whose '+' the export dropped; normalise_phone restores it in its region
+UK_BARE_NUMBER = r"44[1-9]\d{9}"
 
 
 @lru_cache(maxsize=2_000_000)
@@ -91,13 +93,18 @@ def _emails(values: pa.Array) -> pa.Array:
 
 def _phones(values: pa.Array, regions: pa.Array) -> pa.Array:
     """normalise_phone over a vector: UK numbers (+44 or 0 and ten digits, with any spaces,
-    dashes, dots or brackets) are answered in Arrow as +44 and the ten digits, the rest by
+    dashes, dots or brackets; or, for a GB profile, 44 and ten digits and nothing else, an
+    export that dropped the '+') are answered in Arrow as +44 and the ten digits, the rest by
     normalise_phone itself."""
     values, regions = _array(values), _array(regions)
-    digits = pc.replace_substring_regex(pc.ascii_trim(values, _ASCII_WHITESPACE), r"[ ().\-]", "")
-    uk = pc.and_(pc.equal(pc.fill_null(regions, "GB"), "GB"), pc.string_is_ascii(values))
+    trimmed = pc.ascii_trim(values, _ASCII_WHITESPACE)
+    digits = pc.replace_substring_regex(trimmed, r"[ ().\-]", "")
+    ascii_text = pc.string_is_ascii(values)
+    uk = pc.and_(pc.equal(pc.fill_null(regions, "GB"), "GB"), ascii_text)
     uk = pc.and_(uk, pc.match_substring_regex(digits, f"^(?:{UK_NUMBER})$"))
-    return _answers(uk, pc.binary_join_element_wise("+44", pc.utf8_slice_codeunits(digits, -10), ""),
+    bare = pc.and_(pc.fill_null(pc.equal(regions, "GB"), False), ascii_text)
+    bare = pc.and_(bare, pc.match_substring_regex(trimmed, f"^{UK_BARE_NUMBER}$"))
+    return _answers(pc.or_(uk, bare), pc.binary_join_element_wise("+44", pc.utf8_slice_codeunits(digits, -10), ""),
                     lambda rows: list(map(normalise_phone, pc.filter(values, rows).to_pylist(),
                                           pc.filter(regions, rows).to_pylist())))
 
