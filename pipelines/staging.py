@@ -109,49 +109,53 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     return int(typed_now), int(replaced + dropped)
 
 
-def _loads(relation: str) -> str:
-    return f"(SELECT DISTINCT load_id, file_hash, source_sheet FROM {relation})"
-
-
 def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int) -> int | None:
     """staging.<entity>_history: every readable typed row with its version (versions_sql).
 
-    A night that only adds loads appends their versions, and every earlier version stays as it
-    was, when: no typed row went, the export times of the loads already there are unchanged, no
-    new load is a full snapshot (it may delete records), and no new record has a key the history
-    already holds (it would supersede a version). Otherwise the history is derived again from all
-    typed rows. Returns the number of rows appended, or None when it was derived again."""
+    A night that only adds records appends their versions, and every earlier version stays as it
+    was (_only_adds says when). Otherwise the history is derived again from all typed rows.
+    Returns the number of rows appended, or None when it was derived again."""
     history = f"staging.{entity.name}_history"
     columns = [d[0] for d in con.execute(f"SELECT * FROM ({versions_sql(entity, keep, snapshot_profiles)}) LIMIT 0").description]
     existing = [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
         "ORDER BY ordinal_position", [f"{entity.name}_history"]).fetchall()]
     if typed_dropped == 0 and existing == columns:
+        # the typed rows of loads the history has not seen
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE cw_new_typed AS
             SELECT * FROM typed t
-            WHERE NOT EXISTS (SELECT 1 FROM {_loads(history)} h WHERE h.load_id = t.load_id
-                              AND h.file_hash = t.file_hash AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
-        moved = con.execute(f"""
-            SELECT count(*) FROM (SELECT DISTINCT file_hash, source_sheet, exported_at FROM {history}) h
-            WHERE NOT EXISTS (SELECT 1 FROM raw.landing_files f
-                              WHERE f.status = 'ready' AND f.file_hash = h.file_hash
-                                AND f.source_sheet IS NOT DISTINCT FROM h.source_sheet AND f.exported_at = h.exported_at)
-            """).fetchone()[0]
-        snapshots = con.execute("SELECT count(*) FROM cw_new_typed WHERE list_contains(?, profile)",
-                                [snapshot_profiles]).fetchone()[0]
-        same_key = " AND ".join(f"h.{ident(k)} = n.{ident(k)}" for k in entity.key)
-        known_keys = con.execute(
-            f"SELECT count(*) FROM cw_new_typed n WHERE len(n.errors) = 0 AND EXISTS "
-            f"(SELECT 1 FROM {history} h WHERE {same_key})").fetchone()[0] if entity.key else 0
-        if moved == snapshots == known_keys == 0:
-            appended = con.execute(f"INSERT INTO {history} "
-                                   + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0]
+            WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM {history}) h
+                              WHERE h.load_id = t.load_id AND h.file_hash = t.file_hash
+                                AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
+        try:
+            if _only_adds(con, entity, history, snapshot_profiles):
+                return int(con.execute(f"INSERT INTO {history} "
+                                       + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0])
+        finally:
             con.execute("DROP TABLE cw_new_typed")
-            return int(appended)
-        con.execute("DROP TABLE cw_new_typed")
     con.execute(f"CREATE OR REPLACE TABLE {history} AS " + versions_sql(entity, keep, snapshot_profiles))
     return None
+
+
+def _only_adds(con, entity: Entity, history: str, snapshot_profiles: list[str]) -> bool:
+    """Whether the new loads (cw_new_typed) leave every version in the history as it is: the
+    export times of the loads there are unchanged, no new load is a full snapshot (it may delete
+    records), and no new record repeats a key the history holds (it would supersede a version)."""
+    moved = con.execute(f"""
+        SELECT count(*) FROM (SELECT DISTINCT file_hash, source_sheet, exported_at FROM {history}) h
+        WHERE NOT EXISTS (SELECT 1 FROM raw.landing_files f
+                          WHERE f.status = 'ready' AND f.file_hash = h.file_hash
+                            AND f.source_sheet IS NOT DISTINCT FROM h.source_sheet AND f.exported_at = h.exported_at)
+        """).fetchone()[0]
+    snapshots = con.execute("SELECT count(*) FROM cw_new_typed WHERE list_contains(?, profile)",
+                            [snapshot_profiles]).fetchone()[0]
+    repeated = 0
+    if entity.key:
+        same_key = " AND ".join(f"h.{ident(k)} = n.{ident(k)}" for k in entity.key)
+        repeated = con.execute(f"SELECT count(*) FROM cw_new_typed n WHERE len(n.errors) = 0 "
+                               f"AND EXISTS (SELECT 1 FROM {history} h WHERE {same_key})").fetchone()[0]
+    return moved == snapshots == repeated == 0
 
 
 def quarantined_record_sql(con, profiles: list[Profile]) -> tuple[str, dict]:
