@@ -2,7 +2,9 @@
 the streamed workbook head against calamine, Arrow's text conversion against cell_text."""
 
 import datetime as dt
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from connectors.files import (
 )
 from connectors.profiles import load_profiles
 from connectors.records import _csv_columns, _text_array, read_columns
+from pipelines.raw import _manifest_rows
 from tests.conftest import SAMPLE_LANDING
 
 PROFILES = load_profiles()
@@ -215,3 +218,20 @@ def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tm
 
 def test_the_trimmed_characters_are_pythons_whitespace():
     assert set(records_module.PYTHON_WHITESPACE) == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+
+
+def test_discovery_reads_a_ready_sheet_ahead_once_for_the_raw_load(tmp_path, monkeypatch):
+    reads = []
+    read = records_module._read_columns
+    monkeypatch.setattr(records_module, "_read_columns", lambda table: reads.append(table.sheet) or read(table))
+    shutil.copy(SAMPLE_LANDING / "inventory" / "shipments.xlsx", tmp_path / "shipments.xlsx")
+    ready = [r for r in _manifest_rows(tmp_path, PROFILES, "load") if r["status"] == "ready"]
+    tables = [LandingTable(tmp_path / r["relative_path"], r["source_sheet"], r["header_index"],
+                           json.loads(r["headers"]), None) for r in ready]
+    assert len(tables) == 2 and len(records_module._prefetched) == 2  # begun by discovery
+    for table in tables:
+        assert read_columns(table).equals(read(table))
+    # one read per sheet, taken by the loads
+    assert sorted(reads) == sorted(r["source_sheet"] for r in ready) and not records_module._prefetched
+    read_columns(tables[0])
+    assert len(reads) == 3  # taken once: a later read reads again
