@@ -275,15 +275,30 @@ def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
     return bool((~np.isin(before, edges) & ~np.isin(after, edges)).any())
 
 
-# Discovery parses a clean CSV whole to prove it loads, and the raw load of the same run needs
-# the same records: discovery may keep them here for it to take, so a file is parsed once.
-_parsed_for_load: dict[tuple, pa.Table] = {}
+# Work begun for the raw load of the same run, held by file version until the load takes it:
+# discovery's parse of a clean CSV (it parses the file whole to prove it loads), and a workbook
+# sheet read ahead (connectors/records.py prefetch_columns). Each file is read once.
+_held_for_load: dict[tuple, object] = {}
 
 
-def forget_parsed(path: Path | None = None) -> None:
-    """Drop kept parses: of one file, or all."""
-    for key in [k for k in _parsed_for_load if path is None or k[0] == str(path)]:
-        del _parsed_for_load[key]
+def _file_version(path: Path) -> tuple:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def hold_for_load(path: Path, what: tuple, value) -> None:
+    _held_for_load[(*_file_version(path), *what)] = value
+
+
+def take_held(path: Path, what: tuple):
+    """What was held for this version of the file and these arguments (once), else None."""
+    return _held_for_load.pop((*_file_version(path), *what), None)
+
+
+def forget_held(path: Path | None = None) -> None:
+    """Drop what was held and not taken: for one file, or all."""
+    for key in [k for k in _held_for_load if path is None or k[0] == str(path)]:
+        del _held_for_load[key]
 
 
 def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str],
@@ -293,13 +308,12 @@ def arrow_records(path: Path, fmt: TextFormat, skip_rows: int, names: list[str],
     a record with another number of fields than the header, text it cannot parse. A blank line
     comes back as a record of empty cells, so record numbers are positions. With keep_for_load
     the records are kept for the next call with the same file version and arguments."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns, fmt.encoding, fmt.delimiter, skip_rows, tuple(names))
-    if key in _parsed_for_load:
-        return _parsed_for_load.pop(key)
+    what = ("arrow", fmt.encoding, fmt.delimiter, skip_rows, tuple(names))
+    if (held := take_held(path, what)) is not None:
+        return held
     records = _arrow_parse(path, fmt, skip_rows, names)
     if keep_for_load and records is not None:
-        _parsed_for_load[key] = records
+        hold_for_load(path, what, records)
     return records
 
 

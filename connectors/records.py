@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import fastexcel
 import pyarrow as pa
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 
 from connectors.files import (
     LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding,
-    forget_parsed, sheet_head, sheet_is_plain, sheet_values,
+    hold_for_load, sheet_head, sheet_is_plain, sheet_values, take_held,
 )
 
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).
@@ -41,20 +40,15 @@ def _all(masks: list[pa.Array], combine) -> pa.Array:
     return result
 
 
-# Reads begun ahead of the raw load (prefetch_columns), by table version.
-_prefetched: dict[tuple, Future] = {}
-
-
-def _read_key(table: LandingTable) -> tuple:
-    stat = table.path.stat()
-    return (str(table.path), stat.st_size, stat.st_mtime_ns, table.sheet, table.header_index, tuple(table.headers),
-            table.encoding, table.delimiter)
+def _read_what(table: LandingTable) -> tuple:
+    return ("columns", table.sheet, table.header_index, tuple(table.headers), table.encoding, table.delimiter)
 
 
 def prefetch_columns(table: LandingTable) -> None:
     """Begin read_columns(table) in a background thread; the next read_columns of the same table
-    version takes its result. A workbook sheet reads for seconds on one core with the GIL released,
-    so it overlaps with the reads and loads of other files."""
+    version takes its result (held in connectors/files.py beside discovery's kept parses). A
+    workbook sheet reads for seconds on one core with the GIL released, so it overlaps with the
+    reads and loads of other files."""
     future: Future = Future()
 
     def read() -> None:
@@ -63,20 +57,13 @@ def prefetch_columns(table: LandingTable) -> None:
         except BaseException as exc:  # handed to the caller of read_columns
             future.set_exception(exc)
 
-    _prefetched[_read_key(table)] = future
+    hold_for_load(table.path, _read_what(table), future)
     threading.Thread(target=read, daemon=True, name=f"prefetch {table.path.name}").start()
-
-
-def forget_read(path: Path | None = None) -> None:
-    """Drop records read ahead (here and in discovery's kept parses): of one file, or all."""
-    for key in [k for k in _prefetched if path is None or k[0] == str(path)]:
-        del _prefetched[key]
-    forget_parsed(path)
 
 
 def read_columns(table: LandingTable) -> pa.Table:
     """source_row, row_problem and one text column per header cell, for every non-blank record."""
-    future = _prefetched.pop(_read_key(table), None)
+    future = take_held(table.path, _read_what(table))
     return future.result() if future is not None else _read_columns(table)
 
 

@@ -5,16 +5,16 @@ import datetime as dt
 import importlib
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from connectors.files import (
-    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, list_landing_files,
+    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, forget_held, list_landing_files,
 )
-from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, forget_read, prefetch_columns, read_columns
+from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, prefetch_columns, read_columns
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
@@ -80,15 +80,18 @@ def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
-def _discover(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...]) -> list[LandingTable] | FileRefused:
+def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...]) -> list[dict]:
+    """The manifest rows of a file opened for the first time (without the file's own columns).
+    A ready workbook sheet starts reading for its raw load at once (prefetch_columns)."""
     try:
         tables = discover_tables(path, profiles, overrides, keep_for_load=True)
     except FileRefused as exc:
-        return exc
-    for table in tables:
-        if table.sheet is not None and _table_row(table)["status"] == "ready":
+        return [{"status": "refused", "message": str(exc)}]
+    rows = [_table_row(table) for table in tables]
+    for table, row in zip(tables, rows):
+        if table.sheet is not None and row["status"] == "ready":
             prefetch_columns(table)  # taken by the raw load: reads while other files load
-    return tables
+    return rows
 
 
 def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
@@ -96,7 +99,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
                    previous: dict[tuple[str, str], list[dict]] | None = None) -> list[dict]:
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds)."""
-    forget_read()  # left by an earlier run in this process that stopped before loading
+    forget_held()  # left by an earlier run in this process that stopped before loading
     paths = list_landing_files(landing_dir)
     found, first_seen = [], {}
     # hashing and parsing spend most of their time outside the interpreter: two files at a time
@@ -113,24 +116,14 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
                 "discovery_fingerprint": fingerprint,
             }
             if file_hash in first_seen:
-                duplicate = {"status": "duplicate", "message": f"same content as {first_seen[file_hash]}; not loaded again"}
-                found.append((base, [base | duplicate], None))
-                continue
-            first_seen[file_hash] = base["relative_path"]
-            known = (previous or {}).get((base["relative_path"], file_hash))
-            if known:
-                found.append((base, [base | row for row in known], None))
+                rows = [{"status": "duplicate", "message": f"same content as {first_seen[file_hash]}; not loaded again"}]
             else:
-                found.append((base, [], pool.submit(_discover, path, profiles, overrides)))
-        rows = []
-        for base, known_rows, discovery in found:
-            rows.extend(known_rows)
-            tables = discovery.result() if discovery else []
-            if isinstance(tables, FileRefused):
-                rows.append(base | {"status": "refused", "message": str(tables)})
-                continue
-            rows.extend(base | _table_row(table) for table in tables)
-    return rows
+                first_seen[file_hash] = base["relative_path"]
+                rows = ((previous or {}).get((base["relative_path"], file_hash))
+                        or pool.submit(_discovered_rows, path, profiles, overrides))
+            found.append((base, rows))
+        return [base | row for base, rows in found
+                for row in (rows.result() if isinstance(rows, Future) else rows)]
 
 
 def _relative(path: Path) -> str:
@@ -381,7 +374,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             con.execute("COMMIT")
             metadata = table_metadata(con, "raw", entity.name)
         for relative_path, *_ in ready:
-            forget_read(settings.landing_dir / relative_path)  # read ahead, but its rows were reused
+            forget_held(settings.landing_dir / relative_path)  # read ahead, but its rows were reused
         if kept:
             context.log.info(f"{len(kept)} file(s) unchanged since they were loaded: their rows are reused, not re-read")
         return dg.MaterializeResult(

@@ -228,10 +228,10 @@ def test_discovery_reads_a_ready_sheet_ahead_once_for_the_raw_load(tmp_path, mon
     ready = [r for r in _manifest_rows(tmp_path, PROFILES, "load") if r["status"] == "ready"]
     tables = [LandingTable(tmp_path / r["relative_path"], r["source_sheet"], r["header_index"],
                            json.loads(r["headers"]), None) for r in ready]
-    assert len(tables) == 2 and len(records_module._prefetched) == 2  # begun by discovery
+    assert len(tables) == 2 and len(files_module._held_for_load) == 2  # begun by discovery
     for table in tables:
         assert read_columns(table).equals(read(table))
     # one read per sheet, taken by the loads
-    assert sorted(reads) == sorted(r["source_sheet"] for r in ready) and not records_module._prefetched
+    assert sorted(reads) == sorted(r["source_sheet"] for r in ready) and not files_module._held_for_load
     read_columns(tables[0])
     assert len(reads) == 3  # taken once: a later read reads again
