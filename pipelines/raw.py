@@ -18,7 +18,7 @@ from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, prefetch_co
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
-from pipelines.metadata import markdown_table, table_metadata
+from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import LINEAGE_COLUMNS, ident
 
@@ -327,10 +327,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 "FROM raw.landing_files WHERE status = 'ready' AND entity = ? ORDER BY relative_path, source_sheet",
                 [entity.name],
             ).fetchall()
-            existing = [r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ? "
-                "ORDER BY ordinal_position", [entity.name]).fetchall()]
-            rebuild = warehouse.full_rebuild or existing != list(columns)
+            rebuild = warehouse.full_rebuild or column_names(con, "raw", entity.name) != list(columns)
             loaded = {} if rebuild else {
                 (h, sheet): fp for h, sheet, fp in con.execute(
                     "SELECT file_hash, source_sheet, load_fingerprint FROM raw.loaded_tables WHERE entity = ?",

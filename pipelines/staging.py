@@ -10,7 +10,7 @@ import pandas as pd
 from connectors import values
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
-from pipelines.metadata import markdown_table, table_metadata
+from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import LINEAGE_COLUMNS, ident, literal, typed_rows_sql
@@ -83,10 +83,8 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
                                  "typing_fingerprint": [typing_fingerprint(p) for p in profiles]})
     con.register("cw_fingerprints", fingerprints)
     typed_all = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
-    expected = [d[0] for d in con.execute(f"SELECT * FROM ({typed_all}) LIMIT 0").description]
-    existing = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
-        "ORDER BY ordinal_position", [f"{entity.name}_typed"]).fetchall()]
+    expected = con.sql(typed_all).columns
+    existing = column_names(con, "staging", f"{entity.name}_typed")
     replaced = 0
     if rebuild or existing != [*expected, "typing_fingerprint"]:
         replaced = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if existing else 0
@@ -116,11 +114,8 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
     was (_only_adds says when). Otherwise the history is derived again from all typed rows.
     Returns the number of rows appended, or None when it was derived again."""
     history = f"staging.{entity.name}_history"
-    columns = [d[0] for d in con.execute(f"SELECT * FROM ({versions_sql(entity, keep, snapshot_profiles)}) LIMIT 0").description]
-    existing = [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = ? "
-        "ORDER BY ordinal_position", [f"{entity.name}_history"]).fetchall()]
-    if typed_dropped == 0 and existing == columns:
+    columns = con.sql(versions_sql(entity, keep, snapshot_profiles)).columns
+    if typed_dropped == 0 and column_names(con, "staging", f"{entity.name}_history") == columns:
         # the typed rows of loads the history has not seen
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE cw_new_typed AS
