@@ -26,11 +26,8 @@ keyed_once AS MATERIALIZED (SELECT * FROM keyed),
 -- a GROUP BY and a join: faster than a window over every keyed record
 stars AS (
     SELECT rule, key, min(record_id) AS record_a FROM keyed_once GROUP BY rule, key HAVING count(*) > 1
-),
-deterministic AS (
-    SELECT s.record_a, k.record_id AS record_b, rule, key, 1.0::DOUBLE AS match_probability
-    FROM keyed_once k
-    JOIN stars s USING (rule, key)
-    WHERE k.record_id <> s.record_a
 )
-SELECT * FROM deterministic;
+SELECT s.record_a, k.record_id AS record_b, rule, key, 1.0::DOUBLE AS match_probability
+FROM keyed_once k
+JOIN stars s USING (rule, key)
+WHERE k.record_id <> s.record_a;

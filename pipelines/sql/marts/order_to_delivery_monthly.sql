@@ -23,8 +23,7 @@ facts AS (
            -- whole microseconds, so the mean's sum is exact and the same in any row order
            epoch_us(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch_us(o.ordered_at)
                AS cycle_us,
-           (epoch_us(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch_us(o.ordered_at))
-               / 86400e6 AS cycle_days,
+           cycle_us / 86400e6 AS cycle_days,
            CAST(timezone(getvariable('company_tz'), o.delivered_at) AS DATE) AS delivered_local_date,
            coalesce(t.cfsat_responses, 0) AS cfsat_responses,
            coalesce(t.cfsat_satisfied, 0) AS cfsat_satisfied,
