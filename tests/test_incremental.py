@@ -85,11 +85,11 @@ def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
         rows = csv_all_rows(path, fmt := csv_format(path))
         if len(rows) > 20:
             cut = len(rows) * 9 // 10
-            later[path.with_name(f"{path.stem}_later.csv")] = [rows[0], *rows[cut:]]
+            later[path.with_name(f"{path.stem}_later.csv")] = ([rows[0], *rows[cut:]], fmt.delimiter)
             write_rows(path, rows[:cut], fmt.delimiter)
     assert nightly_run_in(tmp_path, landing).result.success
-    for path, rows in later.items():
-        write_rows(path, rows, ",")
+    for path, (rows, delimiter) in later.items():
+        write_rows(path, rows, delimiter)
     night = nightly_run_in(tmp_path, landing)
     assert night.result.success
     outcomes = history_outcomes(night)
