@@ -55,7 +55,9 @@ def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "SELECT match_rule, count(*) FROM core.customer_identity_map GROUP BY 1 ORDER BY 1").fetchall()
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "customer_identity_map"),
-            **{name: dg.MetadataValue.int(value) for name, value in counts.items() if name != "model_prior"},
+            **{name: dg.MetadataValue.int(value) for name, value in counts.items()
+               if name not in ("model_prior", "linkage")},
+            "linkage": dg.MetadataValue.text(counts["linkage"]),
             "model_prior": dg.MetadataValue.float(counts["model_prior"]),
             "records_by_rule": dg.MetadataValue.json({rule: int(n) for rule, n in rules}),
             "review_csv": dg.MetadataValue.path(str(review_csv)),

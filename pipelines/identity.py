@@ -21,9 +21,13 @@ import yaml
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
-from pipelines.identity_linkage import comparison_fields, evidence_sql, score_pairs
-from pipelines.sql_assets import run_sql, run_sql_files
+from pipelines import identity_linkage
+from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
+                                        read_state, score_pairs, score_touched_pairs, write_state)
+from pipelines.metadata import column_names
+from pipelines.sql_assets import SQL_DIR, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
 
 SYSTEM_OF_ENTITY = {
@@ -261,12 +265,16 @@ def _record_ids(con: duckdb.DuckDBPyConnection) -> np.ndarray:
 
 
 def key_groups(con: duckdb.DuckDBPyConnection) -> None:
-    """cw_key_groups(record_id, key_group): the connected components of the deterministic key links."""
-    ids = _record_ids(con)
+    """cw_key_groups(record_id, key_group): the connected components of the deterministic key links,
+    each named by its first record, so a group keeps its name on a night that only adds to it."""
+    ids = np.sort(_record_ids(con))
     links = con.execute("SELECT record_a - 1 AS a, record_b - 1 AS b FROM cw_key_links").fetchnumpy()
     labels = _components(int(ids.max()) if len(ids) else 0, np.asarray(links["a"], dtype=np.int64),
-                         np.asarray(links["b"], dtype=np.int64))
-    groups = pd.DataFrame({"record_id": ids, "key_group": labels[ids - 1].astype(np.int64)})
+                         np.asarray(links["b"], dtype=np.int64))[ids - 1]
+    found, first = np.unique(labels, return_index=True)
+    name = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
+    name[found] = ids[first]
+    groups = pd.DataFrame({"record_id": ids, "key_group": name[labels]})
     con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM groups")
 
 
@@ -326,14 +334,77 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
             "dropped_links": int((~kept).sum())}
 
 
+# What the links between person records are derived from, besides the records: a change in any
+# of it derives every link again.
+LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
+    "customer_records_now.sql", "customer_records.sql", "customer_records_arrived.sql", "customer_records_kept.sql",
+    "customer_records_gone.sql", "customer_linkage_records.sql", "customer_key_links.sql",
+    "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql")]
+
+
+def linkage_fingerprint(settings: CustomerSettings) -> str:
+    return content_fingerprint([settings.nicknames, settings.model, *LINKAGE_SOURCES,
+                                Path(identity_linkage.__file__), Path(__file__)], repr(settings))
+
+
+def _has_earlier_records(con: duckdb.DuckDBPyConnection) -> bool:
+    return "record_hash" in column_names(con, "core", "customer_records")
+
+
+def _link_all_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, fingerprint: str) -> dict:
+    con.execute("CREATE OR REPLACE TEMP VIEW cw_person_records AS SELECT * FROM core.customer_records")
+    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_key_links.sql")
+    key_groups(con)
+    run_sql_files(con, "core/customer_linkage_input.sql")
+    return score_pairs(con, settings.model, settings.review_threshold, fingerprint)
+
+
+def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, state) -> dict:
+    """A night linked with the same settings as the night before: the records that went leave,
+    the arrived ones are added, and only the pairs of the nodes that changed are scored again.
+    The links come out as deriving them all again would give them."""
+    run_sql_files(con, "core/customer_records_gone.sql")
+    con.execute("CREATE OR REPLACE TEMP VIEW cw_person_records AS SELECT * FROM cw_records_arrived")
+    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_key_links_arrived.sql")
+    run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
+    key_groups(con)
+    run_sql_files(con, "core/customer_linkage_input_arrived.sql")
+    prior = estimate_prior(con, settings.model, "core.customer_linkage_input")
+    if not prior_within_margin(state, prior, settings.review_threshold):
+        return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint)
+    return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)
+
+
+# Beyond this share of records changed, deriving every link again is quicker.
+MOST_CHANGED = 0.2
+
+
+def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings) -> dict:
+    """core.customer_records, the key links (cw_key_links) and core.customer_link_scores: derived
+    whole on a first build or after a change of settings, else for the records that changed."""
+    fingerprint = linkage_fingerprint(settings)
+    state = read_state(con)
+    write_state(con, None)  # until the links are complete
+    if not _has_earlier_records(con):
+        run_sql_files(con, "core/customer_records.sql")
+        return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
+    run_sql_files(con, "core/customer_records_arrived.sql")
+    [(gone, arrived, earlier)] = con.execute(
+        "SELECT getvariable('records_gone'), (SELECT count(*) FROM cw_records_arrived), "
+        "(SELECT count(*) FROM core.customer_records)").fetchall()
+    if state is not None and state.fingerprint == fingerprint and gone + arrived <= MOST_CHANGED * earlier:
+        scoring = _link_changed_records(con, settings, state)
+        return {**scoring, "linkage": f"{arrived} records added, {gone} removed"}
+    run_sql_files(con, "core/customer_records_kept.sql")
+    return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
+
+
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path) -> dict:
     """The whole customer resolution on the build: records, model scores, overrides, links,
     clusters, stable keys, the identity map, link evidence and the review queue (also as CSV)."""
     prepare_customer_matching(con, settings)
-    run_sql_files(con, "core/customer_records.sql", "core/customer_linkage_records.sql", "core/customer_key_links.sql")
-    key_groups(con)
-    run_sql_files(con, "core/customer_linkage_input.sql")
-    scoring = score_pairs(con, settings.model, settings.review_threshold)
+    run_sql_files(con, "core/customer_records_now.sql")
+    scoring = _link_records(con, settings)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size)
@@ -341,8 +412,10 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     run_sql(con, evidence_sql(comparison_fields(settings.model)))
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
+    write_state(con, scoring["state"])
     return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
-            "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides}
+            "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides,
+            "linkage": scoring["linkage"]}
 
 
 def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback) -> None:

@@ -5,13 +5,16 @@ file, schemas/identity_model.json, trained without labels by `python -m pipeline
 Each run re-estimates only the prior (how likely two random records match), which depends on
 how many records there are, from the deterministic keys; then it scores the blocked pairs of
 core.customer_linkage_input and keeps those above the review threshold with each field's
-comparison level.
+comparison level, and a margin below it (MARGIN_BITS). A night that only adds records scores
+only the pairs of the nodes it touched and moves the kept pairs' weights by the prior's change.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -23,6 +26,44 @@ INPUT_VIEW = "cw_linkage_input"
 # Rules that admit (almost) no false positives, used to estimate the prior on every run.
 PRIOR_RULES = ["l.email = r.email", "l.phone = r.phone"]
 PRIOR_RECALL = 0.8
+# Pairs are kept down to this many bits of match weight below the review threshold. A later
+# night whose prior rises by less finds every pair it lifts to the threshold among them; a
+# larger rise derives every score again.
+MARGIN_BITS = 1.0
+
+
+@dataclass(frozen=True)
+class ScoringState:
+    """What core.customer_link_scores was scored with: the identity inputs' fingerprint, the prior
+    its weights include, and the weight without prior down to which every blocked pair is kept."""
+    fingerprint: str
+    prior: float
+    field_cutoff: float
+
+
+def _weight(probability: float) -> float:
+    if probability <= 0:
+        return -math.inf
+    if probability >= 1:
+        return math.inf
+    return math.log2(probability / (1 - probability))
+
+
+def read_state(con: duckdb.DuckDBPyConnection) -> ScoringState | None:
+    try:
+        rows = con.execute("SELECT fingerprint, prior, field_cutoff FROM core.customer_link_state").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return ScoringState(*rows[0]) if rows else None
+
+
+def write_state(con: duckdb.DuckDBPyConnection, state: ScoringState | None) -> None:
+    """Recorded once the links are complete; forgotten (None) while they are being changed."""
+    con.execute("CREATE OR REPLACE TABLE core.customer_link_state "
+                "(fingerprint VARCHAR, prior DOUBLE, field_cutoff DOUBLE)")
+    if state:
+        con.execute("INSERT INTO core.customer_link_state VALUES (?, ?, ?)",
+                    [state.fingerprint, state.prior, state.field_cutoff])
 
 
 def _model_settings(model: Path) -> dict:
@@ -32,32 +73,140 @@ def _model_settings(model: Path) -> dict:
     return settings
 
 
-def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: float) -> dict:
-    """Write core.customer_link_scores(node_a, node_b, match_weight, match_probability, gamma_*)."""
+def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: float, fingerprint: str) -> dict:
+    """Write core.customer_link_scores(node_a, node_b, match_weight, match_probability, gamma_*).
+    Returns the prior, the pairs to review or link, and the state to record once links are complete."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM core.customer_linkage_input")
     n = con.execute(f"SELECT count(*) FROM {INPUT_VIEW}").fetchall()[0][0]
     settings = _model_settings(model)
     if n < 2:
         _empty_scores(con, settings)
-        return {"prior": None, "pairs": 0}
+        return {"prior": None, "pairs": 0, "state": None}
     db_api = DuckDBAPI(connection=con)
     linker = Linker(db_api.register(INPUT_VIEW), settings, log_level=logging.WARNING)
     try:
         linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=PRIOR_RECALL)
         prior = linker._settings_obj._probability_two_random_records_match
-        predictions = linker.inference.predict(threshold_match_probability=review_threshold, warning_mode="never")
-        gammas = [f"gamma_{c.output_column_name}" for c in linker._settings_obj.comparisons]
+        cutoff = _weight(review_threshold) - MARGIN_BITS
+        predictions = linker.inference.predict(
+            threshold_match_weight=cutoff if math.isfinite(cutoff) else None, warning_mode="never")
+        gammas = _gamma_columns(linker)
         con.execute(f"""
             CREATE OR REPLACE TABLE core.customer_link_scores AS
             SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b,
                    match_weight, match_probability, {", ".join(gammas)}
             FROM {predictions.physical_name}""")
         _write_level_labels(con, linker)
-        pairs = con.execute("SELECT count(*) FROM core.customer_link_scores").fetchall()[0][0]
     finally:
         linker.table_management.delete_tables_created_by_splink_from_db()
         con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
-    return {"prior": float(prior), "pairs": int(pairs)}
+    return {"prior": float(prior), "pairs": _pairs_to_review(con, review_threshold),
+            "state": ScoringState(fingerprint, float(prior), cutoff - _weight(prior))}
+
+
+def _gamma_columns(linker: Linker) -> list[str]:
+    return [f"gamma_{c.output_column_name}" for c in linker._settings_obj.comparisons]
+
+
+def _pairs_to_review(con: duckdb.DuckDBPyConnection, review_threshold: float) -> int:
+    return int(con.execute("SELECT count(*) FROM core.customer_link_scores WHERE match_probability >= ?",
+                           [review_threshold]).fetchall()[0][0])
+
+
+def estimate_prior(con: duckdb.DuckDBPyConnection, model: Path, nodes: str) -> float:
+    """The prior the full scoring would estimate on the nodes of the relation `nodes`."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {nodes}")
+    linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), _model_settings(model), log_level=logging.WARNING)
+    try:
+        linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=PRIOR_RECALL)
+        return float(linker._settings_obj._probability_two_random_records_match)
+    finally:
+        linker.table_management.delete_tables_created_by_splink_from_db()
+        con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
+
+
+def prior_within_margin(state: ScoringState, prior: float, review_threshold: float) -> bool:
+    """Whether the pairs kept under `state` hold every pair that `prior` lifts to the review threshold."""
+    return state.field_cutoff + _weight(prior) <= _weight(review_threshold)
+
+
+NEIGHBOURHOOD = "cw_touched_neighbourhood"
+INPUT = "core.customer_linkage_input"
+# the nodes' count of nodes sharing their full name, before tonight's changes
+INPUT_BEFORE = ("(SELECT i.* REPLACE (coalesce(c.name_records_before, i.name_records) AS name_records) "
+                f"FROM {INPUT} i LEFT JOIN cw_renamed c USING (unique_id))")
+
+
+def _pairs_sql(rules: list[str], touched: str, other: str = INPUT) -> str:
+    """The pairs the rules admit with a node of `touched`, in the orientation Splink pairs them."""
+    return "\nUNION\n".join(
+        f"SELECT l.unique_id AS node_a, r.unique_id AS node_b FROM {left} l JOIN {right} r "
+        f"ON ({rule}) AND l.unique_id < r.unique_id"
+        for rule in rules for left, right in ((touched, other), (other, touched)))
+
+
+def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: float,
+                        state: ScoringState, prior: float) -> dict:
+    """Update core.customer_link_scores for a night that changed some records. Every pair of a
+    node in cw_touched_nodes is scored again (the node, its id or its key group is new). A node
+    whose shared-name count moved (cw_renamed) keeps its pairs but those a rule on that count
+    admitted before or admits now, which are scored again if a rule still admits them. Every
+    other kept pair's weight moves by the change of the prior."""
+    settings = _model_settings(model)
+    settings["probability_two_random_records_match"] = prior
+    rules = [r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]]
+    count_rules = [rule for rule in rules if "name_records" in rule]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_touched_input AS SELECT * FROM {INPUT} "
+                "WHERE unique_id IN (SELECT unique_id FROM cw_touched_nodes)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_renamed_input AS SELECT * FROM {INPUT} "
+                "WHERE unique_id IN (SELECT unique_id FROM cw_renamed EXCEPT SELECT unique_id FROM cw_touched_nodes)")
+    renamed_pairs = (f"{_pairs_sql(count_rules, 'cw_renamed_input')}\nUNION\n"
+                     f"{_pairs_sql(count_rules, f'(SELECT * FROM {INPUT_BEFORE} WHERE unique_id IN (SELECT unique_id FROM cw_renamed_input))', INPUT_BEFORE)}"
+                     if count_rules else "SELECT NULL::BIGINT AS node_a, NULL::BIGINT AS node_b LIMIT 0")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_rescored_pairs AS
+        WITH renamed AS ({renamed_pairs})
+        SELECT * FROM renamed
+        WHERE node_a NOT IN (SELECT unique_id FROM cw_touched_nodes) AND node_b NOT IN (SELECT unique_id FROM cw_touched_nodes)""")
+    con.execute("""
+        DELETE FROM core.customer_link_scores
+        WHERE node_a IN (SELECT unique_id FROM cw_touched_nodes) OR node_b IN (SELECT unique_id FROM cw_touched_nodes)
+           OR (node_a, node_b) IN (SELECT (node_a, node_b) FROM cw_rescored_pairs)""")
+    shift = _weight(prior) - _weight(state.prior)
+    if shift:
+        con.execute("UPDATE core.customer_link_scores SET match_weight = match_weight + ?, "
+                    "match_probability = 1 / (1 + pow(2, -(match_weight + ?)))", [shift, shift])
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {NEIGHBOURHOOD} AS
+        WITH candidates AS ({_pairs_sql(rules, 'cw_touched_input')} UNION SELECT * FROM cw_rescored_pairs),
+        nodes AS (SELECT node_a AS unique_id FROM candidates UNION SELECT node_b FROM candidates)
+        SELECT i.*, i.unique_id IN (SELECT unique_id FROM cw_touched_nodes) AS touched,
+               i.unique_id IN (SELECT node_a FROM cw_rescored_pairs UNION SELECT node_b FROM cw_rescored_pairs) AS rescored
+        FROM {INPUT} i
+        WHERE i.unique_id IN (SELECT unique_id FROM nodes)""")
+    settings["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": f"({rule}) AND (l.touched OR r.touched OR (l.rescored AND r.rescored))", "sql_dialect": "duckdb"}
+        for rule in rules]
+    cutoff = state.field_cutoff + _weight(prior)
+    if con.execute(f"SELECT count(*) FROM {NEIGHBOURHOOD}").fetchall()[0][0] >= 2:
+        linker = Linker(DuckDBAPI(connection=con).register(NEIGHBOURHOOD), settings, log_level=logging.WARNING)
+        try:
+            predictions = linker.inference.predict(
+                threshold_match_weight=cutoff if math.isfinite(cutoff) else None, warning_mode="never")
+            # of two renamed nodes, only the pairs whose admission may have changed: the others are kept
+            con.execute(f"""
+                INSERT INTO core.customer_link_scores
+                SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b,
+                       match_weight, match_probability, {", ".join(_gamma_columns(linker))}
+                FROM {predictions.physical_name} p
+                WHERE unique_id_l IN (SELECT unique_id FROM cw_touched_nodes)
+                   OR unique_id_r IN (SELECT unique_id FROM cw_touched_nodes)
+                   OR (least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r))
+                      IN (SELECT (node_a, node_b) FROM cw_rescored_pairs)""")
+        finally:
+            linker.table_management.delete_tables_created_by_splink_from_db()
+    return {"prior": prior, "pairs": _pairs_to_review(con, review_threshold),
+            "state": ScoringState(state.fingerprint, prior, state.field_cutoff)}
 
 
 def _write_level_labels(con: duckdb.DuckDBPyConnection, linker: Linker) -> None:
@@ -86,8 +235,9 @@ def comparison_fields(model: Path) -> list[str]:
 
 
 def evidence_sql(fields: list[str]) -> str:
-    """core.customer_link_evidence: every scored pair with each field's comparison level and label,
-    what became of it, and a one-line 'why'; quality.identity_review: the borderline pairs."""
+    """core.customer_link_evidence: every pair scored at or above the review threshold with each
+    field's comparison level and label, what became of it, and a one-line 'why';
+    quality.identity_review: the borderline pairs."""
     level_cols, label_joins, why = [], [], []
     for i, field in enumerate(fields):
         level_cols.append(f"s.gamma_{field} AS {field}_level, l{i}.label AS {field}_agreement")
@@ -113,7 +263,9 @@ JOIN core.customer_records rb ON rb.record_id = s.node_b
 {" ".join(label_joins)}
 LEFT JOIN core.customer_edges e ON e.rule = 'probabilistic' AND e.record_a = s.node_a AND e.record_b = s.node_b
 LEFT JOIN core.customer_overrides o
-  ON least(o.record_a, o.record_b) = s.node_a AND greatest(o.record_a, o.record_b) = s.node_b;
+  ON least(o.record_a, o.record_b) = s.node_a AND greatest(o.record_a, o.record_b) = s.node_b
+-- pairs kept below the review threshold only serve a later night's scoring
+WHERE s.match_probability >= getvariable('review_threshold');
 
 CREATE OR REPLACE TABLE quality.identity_review AS
 SELECT v.source_file_a, v.source_row_a, v.source_file_b, v.source_row_b, '' AS decision,

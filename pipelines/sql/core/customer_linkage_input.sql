@@ -9,3 +9,7 @@ FROM cw_linkage_records l
 JOIN cw_key_groups g ON g.record_id = node_id
 WHERE l.record_id = l.node_id
 ORDER BY unique_id;
+
+-- which node each record belongs to, so a later night can tell what a record's going changes
+CREATE OR REPLACE TABLE core.customer_record_nodes AS
+SELECT record_id, node_id FROM cw_linkage_records;

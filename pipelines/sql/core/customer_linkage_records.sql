@@ -3,7 +3,8 @@
 -- Records with the same description and an email or phone are one node (they are linked by
 -- that key anyway); a description with neither stays one node per record, so two people who
 -- share only a name are never joined without the model's say.
--- (a temp table: only this step reads it)
+-- (a temp table: only this step reads it; cw_person_records is every record, or on a night
+-- that only adds records, the arrived ones)
 CREATE OR REPLACE TEMP TABLE cw_linkage_records AS
 WITH cleaned AS (
     SELECT r.record_id,
@@ -17,7 +18,7 @@ WITH cleaned AS (
            nullif(regexp_replace(lower(r.street), '[^a-z0-9 ]', '', 'g'), '') AS street,
            nullif(lower(trim(r.city)), '') AS city,
            nullif(upper(replace(r.postcode, ' ', '')), '') AS postcode
-    FROM core.customer_records r
+    FROM cw_person_records r
 ),
 described AS (
     SELECT c.*,

@@ -1,0 +1,108 @@
+"""A night that only adds person records links the arrived ones and scores only the pairs their
+nodes touch, and ends with the links, clusters, keys and identity map that deriving every link
+again gives. A night that changes an earlier record derives them all again."""
+
+import re
+import shutil
+
+import duckdb
+
+from connectors.files import csv_all_rows, csv_format, discover_tables
+from connectors.profiles import load_profiles
+from tests.conftest import SAMPLE_LANDING, nightly_run_in
+from tests.test_incremental import step_metadata, write_rows
+
+# each table with its order
+IDENTITY_TABLES = {
+    "core.customer_records": "record_id",
+    "core.customer_linkage_input": "unique_id",
+    "core.customer_edges": "record_a, record_b, rule",
+    "core.customer_clusters": "record_id",
+    "core.customer_identity_map": "record_id",
+    "core.customer_key_registry": "record_key",
+    "core.customers": "customer_key",
+    "core.customer_link_evidence": "record_a, record_b",
+    "quality.identity_review": "source_file_a, source_row_a, source_file_b, source_row_b",
+}
+# when each run saw a record
+RUN_TIMES = {"core.customer_key_registry": "EXCLUDE (first_seen_at, last_seen_at)"}
+
+
+def split_exports(landing, later_dir) -> None:
+    """As the tools deliver a next night: a rolling export's last records as a new file beside
+    it; a snapshot (HubSpot contacts, the Mailchimp audience) whole again, under its name."""
+    profiles = load_profiles()
+    for path in sorted(landing.rglob("*.csv")):
+        rows = csv_all_rows(path, fmt := csv_format(path))
+        if len(rows) <= 20:
+            continue
+        cut = len(rows) * 9 // 10
+        [table] = discover_tables(path, profiles)
+        snapshot = table.profile.export == "snapshot"
+        later = later_dir / (path.name if snapshot else f"{path.stem}_later.csv")
+        write_rows(later, rows if snapshot else [rows[0], *rows[cut:]], fmt.delimiter)
+        write_rows(path, rows[:cut], fmt.delimiter)
+
+
+def deliver(later_dir, landing) -> None:
+    for path in later_dir.iterdir():
+        [target] = [p for p in landing.rglob(path.name)] or [landing / path.name]
+        shutil.copy(path, target)
+
+
+def build_table(run, table: str):
+    """A table of the private build, with probabilities rounded past float noise."""
+    con = duckdb.connect(str(run.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    try:
+        frame = con.sql(f"SELECT * {RUN_TIMES.get(table, '')} FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df()
+    finally:
+        con.close()
+    for column in frame.columns:
+        if column in ("match_probability", "match_weight"):
+            frame[column] = frame[column].round(9)
+    return frame
+
+
+def linkage(run) -> str:
+    return step_metadata(run, "core", "linkage")["customer_identity_map"]
+
+
+def night_and_again(directory, landing):
+    """The night on the build in <directory>/night, and the same night on a copy of that build
+    told nothing about how its scores were made, which derives every link again."""
+    shutil.rmtree(directory / "again", ignore_errors=True)
+    shutil.copytree(directory / "night", directory / "again")
+    con = duckdb.connect(str(directory / "again" / "warehouse" / "build" / "crosswalk_build.duckdb"))
+    con.execute("DROP TABLE core.customer_link_state")
+    con.close()
+    night, again = nightly_run_in(directory / "night", landing), nightly_run_in(directory / "again", landing)
+    assert night.result.success and again.result.success
+    assert linkage(again) == "derived whole"
+    for table in IDENTITY_TABLES:
+        assert build_table(night, table).equals(build_table(again, table)), table
+    return night
+
+
+def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
+    landing, later = tmp_path / "landing", tmp_path / "later"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    later.mkdir()
+    split_exports(landing, later)
+    (tmp_path / "night").mkdir()
+    first = nightly_run_in(tmp_path / "night", landing)
+    assert first.result.success and linkage(first) == "derived whole"
+
+    # the rest of the records arrive; earlier tickets now name orders the CRM has only now
+    deliver(later, landing)
+    night = night_and_again(tmp_path, landing)
+    added, removed = (int(n) for n in re.fullmatch(r"(\d+) records added, (\d+) removed", linkage(night)).groups())
+    assert added > 100 and removed < added
+
+    # a contact renamed and the last one gone from the newest snapshot of the CRM
+    [contacts] = landing.rglob("hubspot_contacts.csv")
+    rows = csv_all_rows(contacts, fmt := csv_format(contacts))
+    name = rows[0].index("First Name")
+    rows[5][name] = rows[5][name] + "x"
+    write_rows(contacts, rows[:-1], fmt.delimiter)
+    night = night_and_again(tmp_path, landing)
+    assert linkage(night) == "1 records added, 2 removed"
