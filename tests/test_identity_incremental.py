@@ -98,11 +98,16 @@ def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
     added, removed = (int(n) for n in re.fullmatch(r"(\d+) records added, (\d+) removed", linkage(night)).groups())
     assert added > 100 and removed < added
 
-    # a contact renamed and the last one gone from the newest snapshot of the CRM
+    # a contact with orders renamed (their first record, to which the orders' records were tied,
+    # goes) and the last one gone from the newest snapshot of the CRM
     [contacts] = landing.rglob("hubspot_contacts.csv")
+    [orders] = landing.rglob("sales_orders.csv")
+    header, *order_rows = csv_all_rows(orders, csv_format(orders))
+    ordering = {row[header.index("Contact ID")] for row in order_rows}
     rows = csv_all_rows(contacts, fmt := csv_format(contacts))
-    name = rows[0].index("First Name")
-    rows[5][name] = rows[5][name] + "x"
+    contact_id, name = rows[0].index("Record ID"), rows[0].index("First Name")
+    renamed = next(row for row in rows[1:] if row[contact_id] in ordering)
+    renamed[name] = renamed[name] + "x"
     write_rows(contacts, rows[:-1], fmt.delimiter)
     night = night_and_again(tmp_path, landing)
     assert linkage(night) == "1 records added, 2 removed"
