@@ -394,9 +394,47 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings) ->
         "(SELECT count(*) FROM core.customer_records)").fetchall()
     if state is not None and state.fingerprint == fingerprint and gone + arrived <= MOST_CHANGED * earlier:
         scoring = _link_changed_records(con, settings, state)
-        return {**scoring, "linkage": f"{arrived} records added, {gone} removed"}
+        return {**scoring, "linkage": f"{arrived} records added, {gone} removed", "changed_only": True}
     run_sql_files(con, "core/customer_records_kept.sql")
     return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
+
+
+def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
+    """core.customer_cluster_keys: a stable key for every cluster (sql/core/customer_keys.sql).
+    With changed_only (a night that changed some records, before the identity map is written
+    again), a cluster that is exactly a customer of the night before keeps that key unless a
+    record elsewhere claims it; only the others are keyed."""
+    if changed_only:
+        run_sql_files(con, "core/customer_clusters_changed.sql")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE cw_clusters_to_key AS SELECT DISTINCT cluster_id FROM core.customer_clusters")
+        con.execute("CREATE OR REPLACE TEMP TABLE cw_cluster_keys_kept (cluster_id BIGINT, customer_key VARCHAR)")
+    if "last_seen_at" in column_names(con, "core", "customer_key_registry"):  # builds before keyed_at
+        con.execute("ALTER TABLE core.customer_key_registry RENAME COLUMN last_seen_at TO keyed_at")
+    run_sql_files(con, "core/customer_record_keys.sql")
+    while changed_only:
+        # a kept key some record being keyed claims: its cluster is keyed too, as deriving all would
+        claimed = con.execute("""
+            SELECT DISTINCT kept.cluster_id FROM cw_record_keys k
+            JOIN core.customer_key_registry g USING (record_key)
+            JOIN cw_cluster_keys_kept kept ON kept.customer_key = g.customer_key""").fetchall()
+        if not claimed:
+            break
+        con.execute("CREATE OR REPLACE TEMP TABLE cw_claimed AS SELECT unnest(?) AS cluster_id", [[c for c, in claimed]])
+        run_sql(con, "DELETE FROM cw_cluster_keys_kept WHERE cluster_id IN (SELECT cluster_id FROM cw_claimed)",
+                "INSERT INTO cw_clusters_to_key SELECT cluster_id FROM cw_claimed")
+        run_sql_files(con, "core/customer_record_keys.sql")
+    run_sql_files(con, "core/customer_keys.sql")
+
+
+def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
+    """core.customer_identity_map, whole or (changed_only) for the records whose row may change;
+    quality.identity_oversized_clusters."""
+    run_sql_files(con, "core/customer_identity_map.sql")
+    if changed_only:
+        run_sql_files(con, "core/customer_identity_map_changed.sql")
+    else:
+        run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows")
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path) -> dict:
@@ -408,7 +446,8 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size)
-    run_sql_files(con, "core/customer_keys.sql", "core/customer_identity_map.sql")
+    issue_customer_keys(con, changed_only=scoring.get("changed_only", False))
+    write_identity_map(con, changed_only=scoring.get("changed_only", False))
     run_sql(con, evidence_sql(comparison_fields(settings.model)))
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]

@@ -20,12 +20,14 @@ IDENTITY_TABLES = {
     "core.customer_clusters": "record_id",
     "core.customer_identity_map": "record_id",
     "core.customer_key_registry": "record_key",
+    "core.customer_key_history": "ALL",
     "core.customers": "customer_key",
     "core.customer_link_evidence": "record_a, record_b",
     "quality.identity_review": "source_file_a, source_row_a, source_file_b, source_row_b",
 }
-# when each run saw a record
-RUN_TIMES = {"core.customer_key_registry": "EXCLUDE (first_seen_at, last_seen_at)"}
+# when a run first saw and last keyed each record
+RUN_TIMES = {"core.customer_key_registry": "EXCLUDE (first_seen_at, keyed_at)",
+             "core.customer_key_history": "EXCLUDE (changed_at)"}
 
 
 def split_exports(landing, later_dir) -> None:

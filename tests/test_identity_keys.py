@@ -6,8 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.identity import load_identity_settings, prepare_customer_matching
-from pipelines.sql_assets import run_sql_files
+from pipelines.identity import issue_customer_keys, load_identity_settings, prepare_customer_matching
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 
 RECORD = ["source_file", "source_row"]
@@ -84,7 +83,7 @@ def assign(con, clusters: list[set[int]]) -> dict[int, str]:
     rows = [(record, i, False) for i, members in enumerate(clusters) for record in members]
     con.execute("CREATE OR REPLACE TABLE core.customer_clusters (record_id BIGINT, cluster_id BIGINT, oversized BOOLEAN)")
     con.executemany("INSERT INTO core.customer_clusters VALUES (?, ?, ?)", rows)
-    run_sql_files(con, "core/customer_keys.sql")
+    issue_customer_keys(con)
     return dict(con.execute("SELECT c.record_id, k.customer_key FROM core.customer_clusters c "
                             "JOIN core.customer_cluster_keys k USING (cluster_id)").fetchall())
 

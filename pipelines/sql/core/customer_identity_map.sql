@@ -1,8 +1,9 @@
 -- Each person record with its customer and the strongest kept link that put it there: an
 -- analyst's must_link, a deterministic key (CRM id, email, phone, the same order, a shared
 -- mailbox with the full name), else the model ('probabilistic', with its probability).
--- A record no link reached is a 'singleton'.
-CREATE OR REPLACE TABLE core.customer_identity_map AS
+-- A record no link reached is a 'singleton'. (A view: written whole, or on a night that changed
+-- some records, for the records of cw_map_scope; pipelines/identity.py write_identity_map.)
+CREATE OR REPLACE TEMP VIEW cw_identity_map_rows AS
 WITH incident AS (
     SELECT record_a AS record_id, rule, match_probability FROM core.customer_edges WHERE dropped_reason IS NULL
     UNION ALL

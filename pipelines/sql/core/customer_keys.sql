@@ -4,11 +4,14 @@
 -- now sit in several clusters stays with the cluster holding most of them; the others get new
 -- keys (a split). A cluster with no earlier key gets one derived from its most durable usable
 -- identifier, so a fresh build on the same files gives the same keys.
+-- Only the clusters in cw_clusters_to_key are keyed here, from their records' keys
+-- (cw_record_keys, customer_record_keys.sql); on a night that changed some records, a cluster that
+-- is exactly a customer of the night before keeps its key (cw_cluster_keys_kept).
 CREATE TABLE IF NOT EXISTS core.customer_key_registry (
     record_key VARCHAR,
     customer_key VARCHAR NOT NULL,
     first_seen_at TIMESTAMPTZ,
-    last_seen_at TIMESTAMPTZ
+    keyed_at TIMESTAMPTZ      -- the last run that keyed the record (all records, or those whose customer changed)
 );
 CREATE TABLE IF NOT EXISTS core.customer_keys_issued (
     customer_key VARCHAR PRIMARY KEY,
@@ -22,20 +25,6 @@ CREATE TABLE IF NOT EXISTS core.customer_key_history (
     records BIGINT,           -- records that moved
     changed_at TIMESTAMPTZ
 );
-
--- A record is known by its tool's own id (CRM id, order number, ticket id, subscriber email), so
--- a later export of the same record finds its key; by file and row when that id is missing or
--- not unique (a hand-typed order reference).
-CREATE OR REPLACE TEMP TABLE cw_record_keys AS
-SELECT r.record_id, c.cluster_id,
-       r.entity || ':' || CASE
-           WHEN r.source_record_id IS NOT NULL
-            AND count(*) OVER (PARTITION BY r.entity, CAST(r.source_record_id AS VARCHAR)) = 1
-           THEN 'id:' || CAST(r.source_record_id AS VARCHAR)
-           ELSE 'row:' || r.source_file || '#' || r.source_row
-       END AS record_key
-FROM core.customer_records r
-JOIN core.customer_clusters c USING (record_id);
 
 CREATE OR REPLACE TEMP TABLE cw_claims AS
 SELECT k.cluster_id, g.customer_key, count(*) AS records
@@ -66,7 +55,8 @@ WITH anchors AS (
            ) AS anchor
     FROM core.customer_clusters c
     JOIN core.customer_records r USING (record_id)
-    WHERE c.cluster_id NOT IN (SELECT cluster_id FROM cw_survivor)
+    WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key)
+      AND c.cluster_id NOT IN (SELECT cluster_id FROM cw_survivor)
     GROUP BY c.cluster_id
 ),
 derived AS (
@@ -84,6 +74,8 @@ SELECT cluster_id, anchor, 'C' || upper(substr(md5(key_seed), 1, 10)) AS custome
 FROM derived;
 
 CREATE OR REPLACE TABLE core.customer_cluster_keys AS
+SELECT cluster_id, customer_key FROM cw_cluster_keys_kept
+UNION ALL
 SELECT cluster_id, owned[1] AS customer_key FROM cw_survivor
 UNION ALL
 SELECT cluster_id, customer_key FROM cw_new;
@@ -104,17 +96,18 @@ JOIN cw_owner o USING (customer_key)
 JOIN core.customer_cluster_keys k ON k.cluster_id = c.cluster_id
 WHERE o.cluster_id <> c.cluster_id;
 
--- Rewritten whole rather than upserted: an upsert keeps a primary-key index over every record,
--- and maintaining it cost more than writing the table (record_key is unique by the GROUP BY).
-CREATE OR REPLACE TABLE core.customer_key_registry AS
-WITH seen AS (
+-- The keyed records' registry rows are replaced: DELETE and INSERT rather than an upsert, which
+-- keeps a primary-key index over every record (record_key is unique by the GROUP BY).
+CREATE OR REPLACE TEMP TABLE cw_registry_rows AS
+WITH keyed AS (
     SELECT k.record_key, first(ck.customer_key ORDER BY k.record_id) AS customer_key
     FROM cw_record_keys k
     JOIN core.customer_cluster_keys ck USING (cluster_id)
     GROUP BY k.record_key
 )
-SELECT record_key, coalesce(s.customer_key, g.customer_key) AS customer_key,
-       coalesce(g.first_seen_at, now()) AS first_seen_at,
-       CASE WHEN s.record_key IS NOT NULL THEN now() ELSE g.last_seen_at END AS last_seen_at
-FROM seen s
-FULL JOIN core.customer_key_registry g USING (record_key);
+SELECT k.record_key, k.customer_key, coalesce(g.first_seen_at, now()) AS first_seen_at, now() AS keyed_at
+FROM keyed k
+LEFT JOIN core.customer_key_registry g USING (record_key);
+
+DELETE FROM core.customer_key_registry WHERE record_key IN (SELECT record_key FROM cw_registry_rows);
+INSERT INTO core.customer_key_registry BY NAME SELECT * FROM cw_registry_rows;

@@ -4,7 +4,7 @@
 -- either way its pairs go, to be scored again under the new id. The gone records' key links
 -- leave in customer_key_links_arrived.sql.
 CREATE OR REPLACE TEMP TABLE cw_records_gone AS
-SELECT o.record_id
+SELECT o.record_id, o.entity, CAST(o.source_record_id AS VARCHAR) AS source_id
 FROM core.customer_records o
 ANTI JOIN cw_records_seen n USING (entity, source_file, source_row, record_hash);
 
