@@ -338,7 +338,7 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
 # of it derives every link again.
 LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
     "customer_records_now.sql", "customer_records.sql", "customer_records_arrived.sql", "customer_records_kept.sql",
-    "customer_records_gone.sql", "customer_linkage_records.sql", "customer_key_links.sql",
+    "customer_records_gone.sql", "customer_linkage_records.sql", "customer_keyed_records.sql", "customer_key_links.sql",
     "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql")]
 
 
@@ -353,7 +353,7 @@ def _has_earlier_records(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _link_all_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, fingerprint: str) -> dict:
     con.execute("CREATE OR REPLACE TEMP VIEW cw_person_records AS SELECT * FROM core.customer_records")
-    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_key_links.sql")
+    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_keyed_records.sql", "core/customer_key_links.sql")
     key_groups(con)
     run_sql_files(con, "core/customer_linkage_input.sql")
     return score_pairs(con, settings.model, settings.review_threshold, fingerprint)
@@ -365,7 +365,8 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     The links come out as deriving them all again would give them."""
     run_sql_files(con, "core/customer_records_gone.sql")
     con.execute("CREATE OR REPLACE TEMP VIEW cw_person_records AS SELECT * FROM cw_records_arrived")
-    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_key_links_arrived.sql")
+    run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_keyed_records.sql",
+                  "core/customer_key_links_arrived.sql")
     run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
     key_groups(con)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")

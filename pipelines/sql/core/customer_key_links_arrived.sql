@@ -13,19 +13,7 @@ WHERE (l.email IS NOT NULL OR l.phone IS NOT NULL)
   AND l.postcode IS NOT DISTINCT FROM i.postcode;
 
 CREATE OR REPLACE TEMP TABLE cw_key_links_arrived AS
-WITH keyed AS MATERIALIZED (
-    SELECT record_id, 'crm_id' AS rule, CAST(crm_contact_id AS VARCHAR) AS key FROM cw_records_arrived WHERE crm_contact_id IS NOT NULL
-    UNION ALL
-    SELECT record_id, 'email', usable_email FROM cw_records_arrived WHERE usable_email IS NOT NULL
-    UNION ALL
-    SELECT record_id, 'phone', usable_phone FROM cw_records_arrived WHERE usable_phone IS NOT NULL
-    UNION ALL
-    SELECT record_id, 'order_ref', order_number FROM cw_records_arrived WHERE order_number IS NOT NULL
-    UNION ALL
-    SELECT record_id, 'mailbox_name', shared_mailbox || '|' || first_name_std || '|' || last_name
-    FROM cw_linkage_records
-    WHERE shared_mailbox IS NOT NULL AND first_name_std IS NOT NULL AND last_name IS NOT NULL
-),
+WITH keyed AS MATERIALIZED (SELECT * FROM cw_keyed_records),
 -- the first earlier record holding each arrived key (records with one description share it)
 earlier AS (
     SELECT 'crm_id' AS rule, CAST(crm_contact_id AS VARCHAR) AS key, min(record_id) AS record_id
