@@ -267,14 +267,13 @@ def _record_ids(con: duckdb.DuckDBPyConnection) -> np.ndarray:
 def key_groups(con: duckdb.DuckDBPyConnection) -> None:
     """cw_key_groups(record_id, key_group): the connected components of the deterministic key links,
     each named by its first record, so a group keeps its name on a night that only adds to it."""
-    ids = np.sort(_record_ids(con))
+    ids = _record_ids(con)
+    n = int(ids.max()) if len(ids) else 0
     links = con.execute("SELECT record_a - 1 AS a, record_b - 1 AS b FROM cw_key_links").fetchnumpy()
-    labels = _components(int(ids.max()) if len(ids) else 0, np.asarray(links["a"], dtype=np.int64),
-                         np.asarray(links["b"], dtype=np.int64))[ids - 1]
-    found, first = np.unique(labels, return_index=True)
-    name = np.zeros(int(labels.max()) + 1 if len(labels) else 0, dtype=np.int64)
-    name[found] = ids[first]
-    groups = pd.DataFrame({"record_id": ids, "key_group": name[labels]})
+    labels = _components(n, np.asarray(links["a"], dtype=np.int64), np.asarray(links["b"], dtype=np.int64))
+    first = np.full(int(labels.max()) + 1 if n else 0, n + 1, dtype=np.int64)  # each component's smallest id
+    np.minimum.at(first, labels, np.arange(1, n + 1))
+    groups = pd.DataFrame({"record_id": ids, "key_group": first[labels[ids - 1]]})
     con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM groups")
 
 
