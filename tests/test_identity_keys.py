@@ -106,3 +106,52 @@ def test_split_keeps_the_key_with_the_larger_part_and_records_the_new_one(regist
     assert split[2] not in {first[1], first[4]}
     rows = registry_db.execute("SELECT customer_key, surviving_key, change FROM core.customer_key_history").fetchall()
     assert rows == [(first[1], split[2], "split")]
+
+
+def night(con, clusters: list[set[int]], arrived=(), gone=()) -> dict[int, str]:
+    """A night that changed some records: `gone` record ids leave, `arrived` rows (record_id,
+    entity, source_file, source_row, source_record_id) join, and only the clusters that are not
+    exactly a customer of the night before are keyed. The identity map of the night before is
+    the previous assignment."""
+    con.execute("CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT c.record_id, k.customer_key "
+                "FROM core.customer_clusters c JOIN core.customer_cluster_keys k USING (cluster_id)")
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_records_gone AS SELECT record_id, entity, "
+                "CAST(source_record_id AS VARCHAR) AS source_id FROM core.customer_records WHERE list_contains(?, record_id)",
+                [list(gone)])
+    con.execute("DELETE FROM core.customer_records WHERE record_id IN (SELECT record_id FROM cw_records_gone)")
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_records_arrived AS SELECT * FROM core.customer_records LIMIT 0")
+    for record_id, entity, source_file, source_row, source_record_id in arrived:
+        con.execute("INSERT INTO cw_records_arrived BY NAME SELECT ? AS record_id, ? AS entity, ? AS source_file, "
+                    "? AS source_row, ? AS source_record_id", [record_id, entity, source_file, source_row, source_record_id])
+    con.execute("INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
+    rows = [(record, i, False) for i, members in enumerate(clusters) for record in members]
+    con.execute("CREATE OR REPLACE TABLE core.customer_clusters (record_id BIGINT, cluster_id BIGINT, oversized BOOLEAN)")
+    con.executemany("INSERT INTO core.customer_clusters VALUES (?, ?, ?)", rows)
+    issue_customer_keys(con, changed_only=True)
+    return dict(con.execute("SELECT c.record_id, k.customer_key FROM core.customer_clusters c "
+                            "JOIN core.customer_cluster_keys k USING (cluster_id)").fetchall())
+
+
+def test_a_night_keeps_a_customer_whose_key_a_returning_record_claims_as_deriving_all_would(registry_db):
+    first = assign(registry_db, [{1, 2}, {3}, {4, 5}])
+    # ticket 9001 leaves: cat's customer keeps its key
+    second = night(registry_db, [{1, 2}, {3}, {4}], gone=[5])
+    assert second[4] == first[4]
+    # it comes back, now joined to ann.lee: the registry still files it under cat's key, which
+    # cat's unchanged customer (the smaller cluster id) keeps, as deriving every key would
+    third = night(registry_db, [{4}, {1, 2}, {3, 6}], arrived=[(6, "support_tickets", "tickets.csv", 1, "9001")])
+    assert third[4] == first[4] and third[1] == first[1] and third[3] == third[6] == first[3]
+    rows = registry_db.execute("SELECT customer_key, surviving_key, change FROM core.customer_key_history "
+                               "ORDER BY changed_at").fetchall()
+    assert rows[-1] == (first[4], first[3], "split"), "the returning ticket moved; no key was retired"
+
+
+def test_a_night_keys_again_a_customer_whose_record_now_shares_its_tool_id(registry_db):
+    first = assign(registry_db, [{1, 2}, {3}, {4, 5}])
+    # a second ticket numbered 9001 arrives: both are now known by file and row, and cat's
+    # otherwise unchanged customer files its ticket under the new record key
+    second = night(registry_db, [{1, 2}, {3}, {4, 5}, {6}], arrived=[(6, "support_tickets", "tickets.csv", 2, "9001")])
+    assert second[4] == second[5] == first[4] and second[6] not in first.values()
+    keys = dict(registry_db.execute("SELECT record_key, customer_key FROM core.customer_key_registry").fetchall())
+    assert keys["support_tickets:row:tickets.csv#1"] == first[4]
+    assert keys["support_tickets:row:tickets.csv#2"] == second[6]
