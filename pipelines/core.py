@@ -50,7 +50,8 @@ def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     review_csv = warehouse.settings().build_path.parent / "identity_review.csv"
     with warehouse.connect() as con:
-        counts = resolve_customers(con, load_identity_settings().customers, review_csv)
+        counts = resolve_customers(con, load_identity_settings().customers, review_csv,
+                                   derive_whole=warehouse.full_rebuild)
         rules = con.execute(
             "SELECT match_rule, count(*) FROM core.customer_identity_map GROUP BY 1 ORDER BY 1").fetchall()
         return dg.MaterializeResult(metadata={

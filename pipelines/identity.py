@@ -379,11 +379,12 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
 MOST_CHANGED = 0.2
 
 
-def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings) -> dict:
+def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, derive_whole: bool) -> dict:
     """core.customer_records, the key links (cw_key_links) and core.customer_link_scores: derived
-    whole on a first build or after a change of settings, else for the records that changed."""
+    whole on a first build, after a change of settings or when asked, else for the records that
+    changed."""
     fingerprint = linkage_fingerprint(settings)
-    state = read_state(con)
+    state = None if derive_whole else read_state(con)
     write_state(con, None)  # until the links are complete
     if not _has_earlier_records(con):
         run_sql_files(con, "core/customer_records.sql")
@@ -437,12 +438,14 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows")
 
 
-def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path) -> dict:
+def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,
+                      derive_whole: bool = False) -> dict:
     """The whole customer resolution on the build: records, model scores, overrides, links,
-    clusters, stable keys, the identity map, link evidence and the review queue (also as CSV)."""
+    clusters, stable keys, the identity map, link evidence and the review queue (also as CSV).
+    A night links only what changed unless derive_whole (a full rebuild) asks for every link."""
     prepare_customer_matching(con, settings)
     run_sql_files(con, "core/customer_records_now.sql")
-    scoring = _link_records(con, settings)
+    scoring = _link_records(con, settings, derive_whole)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size)
