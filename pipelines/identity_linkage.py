@@ -160,8 +160,9 @@ def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_thre
                 "WHERE unique_id IN (SELECT unique_id FROM cw_touched_nodes)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_renamed_input AS SELECT * FROM {INPUT} "
                 "WHERE unique_id IN (SELECT unique_id FROM cw_renamed EXCEPT SELECT unique_id FROM cw_touched_nodes)")
-    renamed_pairs = (f"{_pairs_sql(count_rules, 'cw_renamed_input')}\nUNION\n"
-                     f"{_pairs_sql(count_rules, f'(SELECT * FROM {INPUT_BEFORE} WHERE unique_id IN (SELECT unique_id FROM cw_renamed_input))', INPUT_BEFORE)}"
+    renamed_before = f"(SELECT * FROM {INPUT_BEFORE} WHERE unique_id IN (SELECT unique_id FROM cw_renamed_input))"
+    renamed_pairs = (_pairs_sql(count_rules, "cw_renamed_input") + "\nUNION\n"
+                     + _pairs_sql(count_rules, renamed_before, INPUT_BEFORE)
                      if count_rules else "SELECT NULL::BIGINT AS node_a, NULL::BIGINT AS node_b LIMIT 0")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_rescored_pairs AS
