@@ -13,7 +13,7 @@ from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, loa
 from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
-from pipelines.staging_sql import LINEAGE_COLUMNS, ident, literal, typed_rows_sql
+from pipelines.staging_sql import LINEAGE_COLUMNS, ident, issue_still_holds_sql, literal, typed_rows_sql
 
 QUALITY_TABLES = {
     "rejected_rows": """entity VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT,
@@ -225,9 +225,10 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             )
             con.execute("DELETE FROM quality.value_issues WHERE entity = ?", [entity.name])
             con.execute(
-                """INSERT INTO quality.value_issues
+f"""INSERT INTO quality.value_issues
                    SELECT ?, source_file, source_row, i.column_name, i.source_column, i.reason, load_id
-                   FROM (SELECT *, unnest(issues) AS i FROM typed WHERE len(issues) > 0 AND len(errors) = 0)""",
+                   FROM (SELECT *, unnest(issues) AS i FROM typed WHERE len(issues) > 0 AND len(errors) = 0)
+                   WHERE {issue_still_holds_sql(entity)}""",
                 [entity.name],
             )
             con.execute("DROP VIEW typed")

@@ -117,6 +117,18 @@ def _problem(field: str, header: str | None, condition: str, reason_sql: str) ->
 # A timestamp more than a day ahead of the run is kept (a clock or time-zone slip should not
 # drop a real order) but listed in quality.value_issues.
 FUTURE_SLACK = "INTERVAL 1 DAY"
+FUTURE_ISSUE = " is in the future; kept"
+
+
+def issue_still_holds_sql(entity: Entity, issue: str = "i") -> str:
+    """Whether a typed row's issue `issue` holds on this run: typed rows are kept from night to
+    night, and a date that was in the future when its row was typed may since have passed."""
+    timestamps = [name for name, spec in entity.fields.items() if spec.type == "timestamp"]
+    if not timestamps:
+        return "true"
+    now_future = " ".join(f"WHEN {literal(name)} THEN {ident(name)} > now() + {FUTURE_SLACK}" for name in timestamps)
+    return (f"(NOT ends_with({issue}.reason, {literal(FUTURE_ISSUE)}) "
+            f"OR coalesce(CASE {issue}.column_name {now_future} END, true))")
 
 
 def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
@@ -185,7 +197,7 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
             )
         if spec.type == "timestamp":
             issues.append(_problem(spec.name, header, f"{value} > now() + {FUTURE_SLACK}",
-                                   f"'the date ' || {_quoted_value(v)} || ' is in the future; kept'"))
+                                   f"'the date ' || {_quoted_value(v)} || {literal(FUTURE_ISSUE)}"))
         if spec.min is not None:
             errors.append(_problem(spec.name, header, f"{value} < {spec.min}",
                                    f"'value ' || {v} || ' is below the minimum {spec.min}'"))

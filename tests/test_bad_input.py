@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pytest
 
@@ -243,3 +244,19 @@ def test_bad_files_beside_the_sample_do_not_stop_publishing(landing, tmp_path):
         "sales_orders.csv": "ready", "shipments.xlsx#Shipments": "ready", "shipments.xlsx#Stock": "ready",
         "zendesk_tickets.csv": "ready",
     }
+
+
+def test_a_kept_row_whose_future_date_has_passed_is_no_longer_reported(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(CORPUS / "future_dates.csv", landing)
+    first = stage(tmp_path, landing)
+    issue = "SELECT source_row, column_name FROM quality.value_issues WHERE source_file = 'future_dates.csv'"
+    assert first.query(issue).values.tolist() == [[2, "ordered_at"]]
+    # the row stays typed from night to night; by a later night its date is behind the run
+    con = duckdb.connect(str(first.build))
+    con.execute("UPDATE staging.crm_sales_orders_typed SET ordered_at = now() - INTERVAL 1 DAY WHERE source_row = 2")
+    con.close()
+    later = stage(tmp_path, landing)
+    assert later.query("SELECT count(*) AS n FROM staging.crm_sales_orders_typed")["n"].tolist() == [2], "kept, not typed again"
+    assert later.query(issue).empty
