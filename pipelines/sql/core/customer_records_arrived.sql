@@ -1,6 +1,6 @@
 -- A build with earlier records: a record keeps its id while its place (entity, file, row) and its
 -- content are unchanged, so ids hold across nights; a record that arrived or changed gets an id
--- above every earlier one. records_gone counts earlier records no longer delivered as they were.
+-- above every earlier one. cw_records_gone: earlier records no longer delivered as they were.
 CREATE OR REPLACE TEMP TABLE cw_records_seen AS SELECT * FROM cw_records_now;
 
 CREATE OR REPLACE TEMP TABLE cw_records_arrived AS
@@ -10,7 +10,7 @@ SELECT (SELECT coalesce(max(record_id), 0) FROM core.customer_records)
 FROM cw_records_seen n
 ANTI JOIN core.customer_records o USING (entity, source_file, source_row, record_hash);
 
-SET VARIABLE records_gone = (
-    SELECT count(*) FROM core.customer_records o
-    ANTI JOIN cw_records_seen n USING (entity, source_file, source_row, record_hash)
-);
+CREATE OR REPLACE TEMP TABLE cw_records_gone AS
+SELECT o.record_id, o.entity, CAST(o.source_record_id AS VARCHAR) AS source_id
+FROM core.customer_records o
+ANTI JOIN cw_records_seen n USING (entity, source_file, source_row, record_hash);

@@ -1,13 +1,8 @@
--- A night on which earlier records went (or changed: the earlier version goes, the new one
--- arrives): they leave core.customer_records and their nodes. A node that lost its first record
+-- A night on which earlier records went (cw_records_gone; or changed: the earlier version goes,
+-- the new one arrives): they leave core.customer_records and their nodes. A node that lost its first record
 -- is known by its first record left (cw_node_moves.new_id), or goes when none is left (NULL);
 -- either way its pairs go, to be scored again under the new id. The gone records' key links
 -- leave in customer_key_links_arrived.sql.
-CREATE OR REPLACE TEMP TABLE cw_records_gone AS
-SELECT o.record_id, o.entity, CAST(o.source_record_id AS VARCHAR) AS source_id
-FROM core.customer_records o
-ANTI JOIN cw_records_seen n USING (entity, source_file, source_row, record_hash);
-
 DELETE FROM core.customer_records WHERE record_id IN (SELECT record_id FROM cw_records_gone);
 
 CREATE OR REPLACE TEMP TABLE cw_nodes_losing AS
