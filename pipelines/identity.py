@@ -371,7 +371,7 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
     prior = estimate_prior(con, settings.model, "core.customer_linkage_input")
     if not prior_within_margin(state, prior, settings.review_threshold):
-        return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint)
+        return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint, prior)
     return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)
 
 
@@ -391,7 +391,7 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
         return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
     run_sql_files(con, "core/customer_records_arrived.sql")
     [(gone, arrived, earlier)] = con.execute(
-        "SELECT getvariable('records_gone'), (SELECT count(*) FROM cw_records_arrived), "
+        "SELECT (SELECT count(*) FROM cw_records_gone), (SELECT count(*) FROM cw_records_arrived), "
         "(SELECT count(*) FROM core.customer_records)").fetchall()
     if state is not None and state.fingerprint == fingerprint and gone + arrived <= MOST_CHANGED * earlier:
         scoring = _link_changed_records(con, settings, state)
@@ -415,13 +415,13 @@ def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = Fal
     run_sql_files(con, "core/customer_record_keys.sql")
     while changed_only:
         # a kept key some record being keyed claims: its cluster is keyed too, as deriving all would
-        claimed = con.execute("""
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE cw_claimed AS
             SELECT DISTINCT kept.cluster_id FROM cw_record_keys k
             JOIN core.customer_key_registry g USING (record_key)
-            JOIN cw_cluster_keys_kept kept ON kept.customer_key = g.customer_key""").fetchall()
-        if not claimed:
+            JOIN cw_cluster_keys_kept kept ON kept.customer_key = g.customer_key""")
+        if not con.execute("SELECT count(*) FROM cw_claimed").fetchall()[0][0]:
             break
-        con.execute("CREATE OR REPLACE TEMP TABLE cw_claimed AS SELECT unnest(?) AS cluster_id", [[c for c, in claimed]])
         run_sql(con, "DELETE FROM cw_cluster_keys_kept WHERE cluster_id IN (SELECT cluster_id FROM cw_claimed)",
                 "INSERT INTO cw_clusters_to_key SELECT cluster_id FROM cw_claimed")
         run_sql_files(con, "core/customer_record_keys.sql")

@@ -5,7 +5,7 @@ file, schemas/identity_model.json, trained without labels by `python -m pipeline
 Each run re-estimates only the prior (how likely two random records match), which depends on
 how many records there are, from the deterministic keys; then it scores the blocked pairs of
 core.customer_linkage_input and keeps those above the review threshold with each field's
-comparison level, and a margin below it (MARGIN_BITS). A night that only adds records scores
+comparison level, and a margin below it (MARGIN_BITS). A night that changed some records scores
 only the pairs of the nodes it touched and moves the kept pairs' weights by the prior's change.
 """
 
@@ -73,39 +73,38 @@ def _model_settings(model: Path) -> dict:
     return settings
 
 
-def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: float, fingerprint: str) -> dict:
-    """Write core.customer_link_scores(node_a, node_b, match_weight, match_probability, gamma_*).
-    Returns the prior, the pairs to review or link, and the state to record once links are complete."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM core.customer_linkage_input")
-    n = con.execute(f"SELECT count(*) FROM {INPUT_VIEW}").fetchall()[0][0]
+def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: float, fingerprint: str,
+                prior: float | None = None) -> dict:
+    """Write core.customer_link_scores(node_a, node_b, match_weight, match_probability, gamma_*),
+    with the prior given or estimated on every node. Returns the prior, the pairs to review or
+    link, and the state to record once links are complete."""
     settings = _model_settings(model)
-    if n < 2:
+    if con.execute("SELECT count(*) FROM core.customer_linkage_input").fetchall()[0][0] < 2:
         _empty_scores(con, settings)
         return {"prior": None, "pairs": 0, "state": None}
-    db_api = DuckDBAPI(connection=con)
-    linker = Linker(db_api.register(INPUT_VIEW), settings, log_level=logging.WARNING)
+    if prior is None:
+        prior = estimate_prior(con, model, "core.customer_linkage_input")
+    settings["probability_two_random_records_match"] = prior
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM core.customer_linkage_input")
+    linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), settings, log_level=logging.WARNING)
     try:
-        linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=PRIOR_RECALL)
-        prior = linker._settings_obj._probability_two_random_records_match
         cutoff = _weight(review_threshold) - MARGIN_BITS
         predictions = linker.inference.predict(
             threshold_match_weight=cutoff if math.isfinite(cutoff) else None, warning_mode="never")
-        gammas = _gamma_columns(linker)
-        con.execute(f"""
-            CREATE OR REPLACE TABLE core.customer_link_scores AS
-            SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b,
-                   match_weight, match_probability, {", ".join(gammas)}
-            FROM {predictions.physical_name}""")
+        con.execute(f"CREATE OR REPLACE TABLE core.customer_link_scores AS {_scores_sql(linker, predictions)}")
         _write_level_labels(con, linker)
     finally:
         linker.table_management.delete_tables_created_by_splink_from_db()
         con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
-    return {"prior": float(prior), "pairs": _pairs_to_review(con, review_threshold),
-            "state": ScoringState(fingerprint, float(prior), cutoff - _weight(prior))}
+    return {"prior": prior, "pairs": _pairs_to_review(con, review_threshold),
+            "state": ScoringState(fingerprint, prior, cutoff - _weight(prior))}
 
 
-def _gamma_columns(linker: Linker) -> list[str]:
-    return [f"gamma_{c.output_column_name}" for c in linker._settings_obj.comparisons]
+def _scores_sql(linker: Linker, predictions) -> str:
+    """Splink's scored pairs in the shape of core.customer_link_scores."""
+    gammas = ", ".join(f"gamma_{c.output_column_name}" for c in linker._settings_obj.comparisons)
+    return (f"SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b, "
+            f"match_weight, match_probability, {gammas} FROM {predictions.physical_name}")
 
 
 def _pairs_to_review(con: duckdb.DuckDBPyConnection, review_threshold: float) -> int:
@@ -197,13 +196,10 @@ def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_thre
             # of two renamed nodes, only the pairs whose admission may have changed: the others are kept
             con.execute(f"""
                 INSERT INTO core.customer_link_scores
-                SELECT least(unique_id_l, unique_id_r) AS node_a, greatest(unique_id_l, unique_id_r) AS node_b,
-                       match_weight, match_probability, {", ".join(_gamma_columns(linker))}
-                FROM {predictions.physical_name} p
-                WHERE unique_id_l IN (SELECT unique_id FROM cw_touched_nodes)
-                   OR unique_id_r IN (SELECT unique_id FROM cw_touched_nodes)
-                   OR (least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r))
-                      IN (SELECT (node_a, node_b) FROM cw_rescored_pairs)""")
+                SELECT * FROM ({_scores_sql(linker, predictions)})
+                WHERE node_a IN (SELECT unique_id FROM cw_touched_nodes)
+                   OR node_b IN (SELECT unique_id FROM cw_touched_nodes)
+                   OR (node_a, node_b) IN (SELECT (node_a, node_b) FROM cw_rescored_pairs)""")
         finally:
             linker.table_management.delete_tables_created_by_splink_from_db()
     return {"prior": prior, "pairs": _pairs_to_review(con, review_threshold),
