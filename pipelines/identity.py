@@ -435,7 +435,9 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
     if changed_only:
         run_sql_files(con, "core/customer_identity_map_changed.sql")
     else:
-        run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows")
+        run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
+                # a NULL key: every customer's golden record is built again
+                "CREATE OR REPLACE TABLE core.customer_keys_changed AS SELECT NULL::VARCHAR AS customer_key")
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,

@@ -80,6 +80,9 @@ def night_and_again(directory, landing):
     night, again = nightly_run_in(directory / "night", landing), nightly_run_in(directory / "again", landing)
     assert night.result.success and again.result.success
     assert linkage(again) == "derived whole"
+    # core.customers: built again only for the changed customers, and derived whole after a full derivation
+    updates = (step_metadata(night, "core", "update")["customers"], step_metadata(again, "core", "update")["customers"])
+    assert re.fullmatch(r"[1-9]\d* customers built again", updates[0]) and updates[1] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
     return night

@@ -10,8 +10,17 @@ SELECT record_b FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_l
 UNION
 SELECT record_id FROM core.customer_identity_map WHERE match_rule IN ('probabilistic', 'must_link');
 
+-- The customers these rows leave and join: core.customers builds their golden records again.
+CREATE TABLE IF NOT EXISTS core.customer_keys_changed (customer_key VARCHAR);
+INSERT INTO core.customer_keys_changed
+SELECT DISTINCT customer_key FROM core.customer_identity_map
+WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
+
 DELETE FROM core.customer_identity_map
 WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
 
 INSERT INTO core.customer_identity_map
 SELECT * FROM cw_identity_map_rows WHERE record_id IN (SELECT record_id FROM cw_map_scope);
+
+INSERT INTO core.customer_keys_changed
+SELECT DISTINCT customer_key FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_map_scope);

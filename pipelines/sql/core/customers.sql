@@ -2,14 +2,16 @@
 -- source system that has it (schemas/identity.yaml), the most recent record first.
 -- Lifecycle: start_at = CRM became-customer date, else the first order; activated_at = CRM
 -- onboarding-complete date, else the first delivery; churned_at = CRM churn date.
-CREATE OR REPLACE TABLE core.customers AS
+-- A view over cw_customer_members (every customer, or a night's changed ones) and cw_order_facts;
+-- pipelines/core.py writes it whole or for the changed customers.
+CREATE OR REPLACE TEMP VIEW cw_customers AS
 WITH stamped AS (
     SELECT m.customer_key, r.*,
            coalesce(list_position(getvariable('source_priority'), r.source_system), 99)::HUGEINT AS priority,
            (r.record_at IS NULL)::INTEGER::HUGEINT AS undated,
            coalesce(epoch_us(r.record_at), 0)::HUGEINT AS at_us
     FROM core.customer_records r
-    JOIN core.customer_identity_map m USING (record_id)
+    JOIN cw_customer_members m USING (record_id)
 ),
 -- Sort keys for arg_min, smallest wins, packed into one HUGEINT: the source's priority, then
 -- dated before undated, then the newest (or oldest) record, then record_id so that ties resolve
@@ -43,14 +45,6 @@ golden AS (
            count(*) AS source_records
     FROM ranked
     GROUP BY customer_key
-),
-order_facts AS (
-    SELECT customer_key,
-           min(ordered_at) AS first_order_at,
-           min(delivered_at) AS first_delivered_at
-    FROM core.orders
-    WHERE status <> 'cancelled' AND customer_key IS NOT NULL
-    GROUP BY customer_key
 )
 SELECT g.customer_key,
        g.first_name, g.last_name,
@@ -70,4 +64,4 @@ SELECT g.customer_key,
        g.source_systems,
        g.source_records
 FROM golden g
-LEFT JOIN order_facts o USING (customer_key);
+LEFT JOIN cw_order_facts o USING (customer_key);
