@@ -122,3 +122,37 @@ def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
     assert rebuilt.result.success and linkage(rebuilt) == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(rebuilt, table).equals(build_table(night, table)), table
+
+
+def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    (tmp_path / "night").mkdir()
+    first = nightly_run_in(tmp_path / "night", landing)
+    assert first.result.success
+    con = duckdb.connect(str(first.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    [(customer, first_number, then_first_at)] = con.execute(
+        """SELECT customer_key, arg_min(order_number, ordered_at), min(ordered_at) FROM core.orders
+           WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+           GROUP BY customer_key HAVING count(*) >= 2 ORDER BY customer_key LIMIT 1""").fetchall()
+    [(second_at,)] = con.execute(
+        """SELECT min(ordered_at) FROM core.orders WHERE customer_key = ? AND status <> 'cancelled'
+           AND order_number <> ?""", [customer, first_number]).fetchall()
+    con.close()
+
+    # the CRM cancels that customer's first order: the same rows, one status changed
+    [orders] = landing.rglob("sales_orders.csv")
+    rows = csv_all_rows(orders, fmt := csv_format(orders))
+    number, status = rows[0].index("Sales Order Number"), rows[0].index("Status")
+    [row] = [r for r in rows[1:] if r[number].removeprefix("SO-") == first_number]
+    row[status] = "Cancelled"
+    write_rows(orders, rows, fmt.delimiter)
+
+    night = night_and_again(tmp_path, landing)  # holds core.customers to a whole build
+    assert linkage(night) == "0 records added, 0 removed"
+    assert step_metadata(night, "core", "update")["customers"] == "1 customers built again"
+    con = duckdb.connect(str(night.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    [(now_first_at,)] = con.execute("SELECT first_order_at FROM core.customers WHERE customer_key = ?",
+                                    [customer]).fetchall()
+    con.close()
+    assert (then_first_at, now_first_at) != (second_at, second_at) and now_first_at == second_at

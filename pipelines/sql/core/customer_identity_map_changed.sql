@@ -10,10 +10,8 @@ SELECT record_b FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_l
 UNION
 SELECT record_id FROM core.customer_identity_map WHERE match_rule IN ('probabilistic', 'must_link');
 
--- The customers these rows leave and join: core.customers builds their golden records again.
-CREATE TABLE IF NOT EXISTS core.customer_keys_changed (customer_key VARCHAR);
-INSERT INTO core.customer_keys_changed
-SELECT DISTINCT customer_key FROM core.customer_identity_map
+CREATE OR REPLACE TEMP TABLE cw_members_before AS
+SELECT record_id, customer_key FROM core.customer_identity_map
 WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
 
 DELETE FROM core.customer_identity_map
@@ -22,5 +20,14 @@ WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT 
 INSERT INTO core.customer_identity_map
 SELECT * FROM cw_identity_map_rows WHERE record_id IN (SELECT record_id FROM cw_map_scope);
 
+-- The customers that records left or joined: core.customers builds their golden records again.
+CREATE TABLE IF NOT EXISTS core.customer_keys_changed (customer_key VARCHAR);
 INSERT INTO core.customer_keys_changed
-SELECT DISTINCT customer_key FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_map_scope);
+WITH after AS (
+    SELECT record_id, customer_key FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_map_scope)
+)
+SELECT DISTINCT customer_key FROM (
+    (SELECT * FROM cw_members_before EXCEPT SELECT * FROM after)
+    UNION ALL
+    (SELECT * FROM after EXCEPT SELECT * FROM cw_members_before)
+);
