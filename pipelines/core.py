@@ -3,13 +3,12 @@
 
 import dagster as dg
 
-from connectors.files import content_fingerprint
 from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
 from pipelines.metadata import table_metadata
 from pipelines.resources import WarehouseResource
-from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
+from pipelines.per_customer import PerCustomerTable, build_per_customer
+from pipelines.sql_assets import read_sql, run_sql, run_sql_files
 from pipelines.staging import staging_key
-from pipelines.staging_sql import literal
 
 ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
 CUSTOMER_IDENTITY_MAP = dg.AssetKey(["core", "customer_identity_map"])
@@ -118,48 +117,12 @@ orders = _simple_sql_asset(
     "One row per order across CRM, fulfilment and support: customer, ordered/shipped/delivered times (UTC), "
     "promised date, fulfilment cost, linked tickets and whether it went wrong (and why).",
 )
-CUSTOMERS_STATE = "core.customers_state"
-# what core.customers holds, besides customer identity and core.orders: kept customers are reused
-# only while these and the source priority are unchanged
-CUSTOMERS_SQL = ("core/customer_order_facts.sql", "core/customers.sql", "core/customers_changed.sql")
-ALL_MEMBERS = "CREATE OR REPLACE TEMP VIEW cw_customer_members AS SELECT customer_key, record_id FROM core.customer_identity_map"
-CHANGED_MEMBERS = f"{ALL_MEMBERS} WHERE customer_key IN (SELECT customer_key FROM core.customer_keys_changed)"
-
-
-def _builds_whole(con, fingerprint: str) -> bool:
-    """Whether core.customers must be built whole: a first build, new SQL or priorities, or
-    customer identity derived whole (a NULL in core.customer_keys_changed)."""
-    needed = ("customers", "customer_order_facts", "customer_keys_changed", "customers_state")
-    present = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'core'").fetchall()}
-    if not present.issuperset(needed):
-        return True
-    [(kept,)] = con.execute(f"SELECT count(*) FILTER (WHERE fingerprint = ?) FROM {CUSTOMERS_STATE}", [fingerprint]).fetchall()
-    [(everyone,)] = con.execute(
-        "SELECT count(*) FILTER (WHERE customer_key IS NULL) FROM core.customer_keys_changed").fetchall()
-    return kept == 0 or everyone > 0
-
-
-def build_customers(con, source_priority: list[str], rebuild: bool) -> str:
-    """core.customers, whole or for the customers whose records or first order moved; what it did."""
-    fingerprint = content_fingerprint([SQL_DIR / f for f in CUSTOMERS_SQL], source_priority)
-    con.execute("SET VARIABLE source_priority = ?", [source_priority])
-    whole = rebuild or _builds_whole(con, fingerprint)
-    if whole:
-        statements = [read_sql("core/customer_order_facts.sql"), ALL_MEMBERS, read_sql("core/customers.sql"),
-                      "CREATE OR REPLACE TABLE core.customers AS SELECT * FROM cw_customers"]
-    else:
-        statements = [read_sql("core/customer_order_facts.sql"), CHANGED_MEMBERS, read_sql("core/customers.sql"),
-                      read_sql("core/customers_changed.sql"),
-                      "CREATE OR REPLACE TEMP TABLE cw_customers_built AS "
-                      "SELECT count(DISTINCT customer_key) AS n FROM core.customer_keys_changed"]
-    run_sql(con, *statements,
-            "CREATE OR REPLACE TABLE core.customer_order_facts AS SELECT * FROM cw_order_facts",
-            "CREATE OR REPLACE TABLE core.customer_keys_changed (customer_key VARCHAR)",
-            f"CREATE OR REPLACE TABLE {CUSTOMERS_STATE} AS SELECT {literal(fingerprint)} AS fingerprint")
-    if whole:
-        return "derived whole"
-    [(built,)] = con.execute("SELECT n FROM cw_customers_built").fetchall()
-    return f"{built} customers built again"
+CUSTOMERS_BY_KEY = PerCustomerTable(
+    table="core.customers", queue="core.customer_keys_changed",
+    everyone="SELECT DISTINCT customer_key FROM core.customer_identity_map",
+    facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
+    rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed",),
+)
 
 
 @dg.asset(
@@ -170,7 +133,9 @@ def build_customers(con, source_priority: list[str], rebuild: bool) -> str:
 )
 def customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        update = build_customers(con, list(load_identity_settings().source_priority), warehouse.full_rebuild)
+        priority = list(load_identity_settings().source_priority)
+        con.execute("SET VARIABLE source_priority = ?", [priority])
+        update = build_per_customer(con, CUSTOMERS_BY_KEY, warehouse.full_rebuild, priority)
         return dg.MaterializeResult(metadata={**table_metadata(con, "core", "customers"),
                                               "update": dg.MetadataValue.text(update)})
 

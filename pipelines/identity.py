@@ -27,6 +27,7 @@ from pipelines import identity_linkage
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
+from pipelines.per_customer import queue_everyone
 from pipelines.sql_assets import SQL_DIR, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
 
@@ -436,8 +437,7 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         run_sql_files(con, "core/customer_identity_map_changed.sql")
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
-                # a NULL key: every customer's golden record is built again
-                "CREATE OR REPLACE TABLE core.customer_keys_changed AS SELECT NULL::VARCHAR AS customer_key")
+                queue_everyone("core.customer_keys_changed"))
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,

@@ -11,6 +11,7 @@ import yaml
 from connectors.profiles import SCHEMAS_DIR
 from pipelines.core import CUSTOMER_IDENTITY_MAP, CUSTOMERS, FULFILMENTS, ORDERS, TICKETS
 from pipelines.metadata import markdown_table, table_metadata
+from pipelines.per_customer import PerCustomerTable, build_per_customer
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import run_sql_files
 
@@ -91,17 +92,28 @@ def onboarding_cohorts_monthly(warehouse: WarehouseResource) -> dg.MaterializeRe
     return dg.MaterializeResult(metadata={**metadata, **headline, "by_cohort": markdown_table(preview)})
 
 
+CUSTOMER_360_BY_KEY = PerCustomerTable(
+    table="marts.customer_360", queue="marts.customer_360_keys_changed",
+    everyone="SELECT customer_key FROM core.customers",
+    facts_sql="marts/customer_360_facts.sql",
+    facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
+    rows_sql="marts/customer_360.sql",
+)
+
+
 @dg.asset(
     key=CUSTOMER_360,
     deps=[CUSTOMERS, CUSTOMER_IDENTITY_MAP, ORDERS, TICKETS],
     **_MARTS,
     description="One row per customer: golden record, which departments' systems know them, orders, "
-    "lifetime value, tickets and CSAT, and the first campaign that reached them.",
+    "lifetime value, tickets and CSAT, and the first campaign that reached them. A night builds again only "
+    "the customers whose golden record, orders or tickets changed.",
 )
 def customer_360(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        run_sql_files(con, "marts/customer_360.sql")
-        return dg.MaterializeResult(metadata=table_metadata(con, "marts", "customer_360"))
+        update = build_per_customer(con, CUSTOMER_360_BY_KEY, warehouse.full_rebuild)
+        return dg.MaterializeResult(metadata={**table_metadata(con, "marts", "customer_360"),
+                                              "update": dg.MetadataValue.text(update)})
 
 
 @dg.asset(

@@ -22,6 +22,7 @@ IDENTITY_TABLES = {
     "core.customer_key_registry": "record_key",
     "core.customer_key_history": "ALL",
     "core.customers": "customer_key",
+    "marts.customer_360": "customer_key",
     "core.customer_link_evidence": "record_a, record_b",
     "quality.identity_review": "source_file_a, source_row_a, source_file_b, source_row_b",
 }
@@ -80,9 +81,11 @@ def night_and_again(directory, landing):
     night, again = nightly_run_in(directory / "night", landing), nightly_run_in(directory / "again", landing)
     assert night.result.success and again.result.success
     assert linkage(again) == "derived whole"
-    # core.customers: built again only for the changed customers, and derived whole after a full derivation
-    updates = (step_metadata(night, "core", "update")["customers"], step_metadata(again, "core", "update")["customers"])
-    assert re.fullmatch(r"[1-9]\d* customers built again", updates[0]) and updates[1] == "derived whole"
+    # core.customers and marts.customer_360: built again only for the changed customers, and
+    # derived whole after a full derivation
+    for layer, table in (("core", "customers"), ("marts", "customer_360")):
+        updates = (step_metadata(night, layer, "update")[table], step_metadata(again, layer, "update")[table])
+        assert re.fullmatch(r"\d+ customers built again", updates[0]) and updates[1] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
     return night
@@ -102,6 +105,7 @@ def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
     night = night_and_again(tmp_path, landing)
     added, removed = (int(n) for n in re.fullmatch(r"(\d+) records added, (\d+) removed", linkage(night)).groups())
     assert added > 100 and removed < added
+    assert int(step_metadata(night, "core", "update")["customers"].split()[0]) > 100
 
     # a contact with orders renamed (their first record, to which the orders' records were tied,
     # goes) and the last one gone from the newest snapshot of the CRM
@@ -151,8 +155,52 @@ def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
     night = night_and_again(tmp_path, landing)  # holds core.customers to a whole build
     assert linkage(night) == "0 records added, 0 removed"
     assert step_metadata(night, "core", "update")["customers"] == "1 customers built again"
+    assert step_metadata(night, "marts", "update")["customer_360"] == "1 customers built again"
     con = duckdb.connect(str(night.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
     [(now_first_at,)] = con.execute("SELECT first_order_at FROM core.customers WHERE customer_key = ?",
                                     [customer]).fetchall()
     con.close()
     assert (then_first_at, now_first_at) != (second_at, second_at) and now_first_at == second_at
+
+
+def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    (tmp_path / "night").mkdir()
+    first = nightly_run_in(tmp_path / "night", landing)
+    assert first.result.success
+    con = duckdb.connect(str(first.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    [(buyer, order_number)] = con.execute(
+        """SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+           GROUP BY customer_key ORDER BY customer_key LIMIT 1""").fetchall()
+    [(rater, ticket_id, score)] = con.execute(
+        """SELECT customer_key, ticket_id, csat_score FROM core.tickets
+           WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
+           ORDER BY customer_key, ticket_id LIMIT 1""", [buyer]).fetchall()
+    [(then_value,)] = con.execute("SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?",
+                                  [buyer]).fetchall()
+    con.close()
+
+    # the CRM corrects one order's total and the help desk one ticket's score, in place
+    [orders] = landing.rglob("sales_orders.csv")
+    rows = csv_all_rows(orders, fmt := csv_format(orders))
+    number, total = rows[0].index("Sales Order Number"), rows[0].index("Grand Total")
+    [row] = [r for r in rows[1:] if r[number].removeprefix("SO-") == order_number]
+    row[total] = "£1000.00"
+    write_rows(orders, rows, fmt.delimiter)
+    [tickets] = landing.rglob("zendesk_tickets.csv")
+    rows = csv_all_rows(tickets, fmt := csv_format(tickets))
+    ticket, satisfaction = rows[0].index("Id"), rows[0].index("Satisfaction Score")
+    [row] = [r for r in rows[1:] if r[ticket] == str(ticket_id)]
+    row[satisfaction] = str(1 if score != 1 else 5)
+    write_rows(tickets, rows, fmt.delimiter)
+
+    night = night_and_again(tmp_path, landing)  # holds marts.customer_360 to a whole build
+    assert linkage(night) == "0 records added, 0 removed"
+    assert step_metadata(night, "core", "update")["customers"] == "0 customers built again"
+    assert step_metadata(night, "marts", "update")["customer_360"] == "2 customers built again"
+    con = duckdb.connect(str(night.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    [(now_value,)] = con.execute("SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?",
+                                 [buyer]).fetchall()
+    con.close()
+    assert now_value != then_value

@@ -1,6 +1,7 @@
 -- One row per customer: who they are, which departments' systems know them, what they bought,
--- how often they needed support and which campaign brought them.
-CREATE OR REPLACE TABLE marts.customer_360 AS
+-- how often they needed support and which campaign brought them. A view of the customers in
+-- cw_changed_keys, with the facts of customer_360_facts.sql; pipelines/per_customer.py writes it.
+CREATE OR REPLACE TEMP VIEW cw_customer_360 AS
 WITH systems AS (
     SELECT customer_key,
            bool_or(source_system = 'crm') AS in_crm,
@@ -8,28 +9,7 @@ WITH systems AS (
            bool_or(source_system = 'support') AS in_support,
            bool_or(source_system = 'inventory') AS in_inventory
     FROM core.customer_identity_map
-    GROUP BY customer_key
-),
-order_facts AS (
-    SELECT customer_key,
-           count(*) AS orders,
-           count(*) FILTER (WHERE delivered_at IS NOT NULL) AS orders_delivered,
-           count(*) FILTER (WHERE has_fulfilment_error) AS orders_with_error,
-           sum(amount) AS lifetime_value,
-           min(ordered_at) AS first_order_at,
-           max(ordered_at) AS last_order_at,
-           arg_min(campaign, ordered_at) AS first_order_campaign
-    FROM core.orders
-    WHERE status <> 'cancelled' AND customer_key IS NOT NULL
-    GROUP BY customer_key
-),
-ticket_facts AS (
-    SELECT customer_key,
-           count(*) AS tickets,
-           count(csat_score) AS csat_responses,
-           avg(csat_score) AS csat_mean_score
-    FROM core.tickets
-    WHERE customer_key IS NOT NULL
+    WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)
     GROUP BY customer_key
 )
 SELECT c.customer_key, c.full_name, c.first_name, c.last_name, c.email, c.phone, c.company,
@@ -48,5 +28,6 @@ SELECT c.customer_key, c.full_name, c.first_name, c.last_name, c.email, c.phone,
        coalesce(c.signup_campaign, o.first_order_campaign) AS first_campaign
 FROM core.customers c
 JOIN systems s USING (customer_key)
-LEFT JOIN order_facts o USING (customer_key)
-LEFT JOIN ticket_facts t USING (customer_key);
+LEFT JOIN cw_360_order_facts o USING (customer_key)
+LEFT JOIN cw_360_ticket_facts t USING (customer_key)
+WHERE c.customer_key IN (SELECT customer_key FROM cw_changed_keys);
