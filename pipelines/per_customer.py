@@ -4,7 +4,13 @@ Each has a queue of customer keys (a NULL key: every customer) that the steps be
 its own step empties in the transaction that builds those customers; facts it keeps from other
 tables (first order, tickets), so that it notices a customer whose facts moved there; and a
 fingerprint of its SQL and settings. It is built whole on a first build, when the fingerprint
-moves, when the queue holds a NULL, or on a full rebuild.
+moves, when the queue holds a NULL, on a full rebuild, and once the rows built again since the
+last whole build pass a quarter of the table.
+
+A night replaces rows by DELETE and INSERT, and DuckDB's checkpoint would then compact every row
+group holding a deleted row: 1.0 s for 22k of 726k customers, against 0.08 s without. The night
+skips that compaction; the whole build that follows a quarter of the rows rewrites the table
+compactly instead.
 """
 
 from dataclasses import dataclass
@@ -12,6 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from connectors.files import content_fingerprint
+from pipelines.metadata import column_names
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql
 from pipelines.staging_sql import literal
 
@@ -51,14 +58,21 @@ def _moved_facts_sql(spec: PerCustomerTable) -> list[str]:
             for now, kept in spec.facts.items()]
 
 
+# rows built again since the last whole build, as a share of the table, beyond which it is built whole
+MOST_REBUILT = 0.25
+
+
 def _builds_whole(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, fingerprint: str) -> bool:
     needed = {spec.table, spec.queue, spec.state, *spec.facts.values()}
     present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-    if not needed <= present:
+    if not needed <= present or "rebuilt_rows" not in column_names(con, *spec.state.split(".")):
         return True
-    [(kept,)] = con.execute(f"SELECT count(*) FILTER (WHERE fingerprint = ?) FROM {spec.state}", [fingerprint]).fetchall()
-    [(everyone,)] = con.execute(f"SELECT count(*) FILTER (WHERE customer_key IS NULL) FROM {spec.queue}").fetchall()
-    return kept == 0 or everyone > 0
+    [(kept, everyone, compact)] = con.execute(f"""
+        SELECT (SELECT count(*) FROM {spec.state} WHERE fingerprint = ?),
+               (SELECT count(*) FROM {spec.queue} WHERE customer_key IS NULL),
+               (SELECT max(rebuilt_rows) FROM {spec.state}) <= ? * (SELECT count(*) FROM {spec.table})""",
+        [fingerprint, MOST_REBUILT]).fetchall()
+    return kept == 0 or everyone > 0 or not compact
 
 
 def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, rebuild: bool, *settings) -> str:
@@ -71,19 +85,22 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
     if whole:
         statements += [f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS {spec.everyone}", read_sql(spec.rows_sql),
                        f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM {spec.rows_view}",
-                       *(queue_everyone(q) for q in spec.next_queues)]
+                       *(queue_everyone(q) for q in spec.next_queues),
+                       f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint, "
+                       "0::BIGINT AS rebuilt_rows"]
     else:
+        con.execute("SET max_vacuum_tasks = 0")  # this connection's checkpoints leave deleted rows in place
         statements += [*_moved_facts_sql(spec),
                        f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS SELECT DISTINCT customer_key FROM {spec.queue}",
                        read_sql(spec.rows_sql),
                        f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
                        f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",
                        *(s for q in spec.next_queues
-                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys"))]
+                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys")),
+                       f"UPDATE {spec.state} SET rebuilt_rows = rebuilt_rows + (SELECT count(*) FROM cw_changed_keys)"]
     run_sql(con, *statements,
             *(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM {now}" for now, kept in spec.facts.items()),
-            f"CREATE OR REPLACE TABLE {spec.queue} (customer_key VARCHAR)",
-            f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint")
+            f"CREATE OR REPLACE TABLE {spec.queue} (customer_key VARCHAR)")
     if whole:
         return "derived whole"
     [(built,)] = con.execute("SELECT count(*) FROM cw_changed_keys").fetchall()

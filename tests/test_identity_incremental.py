@@ -9,6 +9,7 @@ import duckdb
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
 from connectors.profiles import load_profiles
+from pipelines import per_customer
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 from tests.test_incremental import step_metadata, write_rows
 
@@ -204,3 +205,23 @@ def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(
                                  [buyer]).fetchall()
     con.close()
     assert now_value != then_value
+
+
+def test_per_customer_tables_are_built_whole_again_once_a_share_was_rebuilt(tmp_path, monkeypatch):
+    """Nights leave deleted rows in place; a whole build compacts the table after enough of them."""
+    monkeypatch.setattr(per_customer, "MOST_REBUILT", 0.0001)
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    [orders] = landing.rglob("sales_orders.csv")
+    rows = csv_all_rows(orders, fmt := csv_format(orders))
+    total = rows[0].index("Grand Total")
+    updates = []
+    for night in range(3):
+        if night:  # the CRM corrects one order's total
+            rows[night][total] = "£1000.00"
+            write_rows(orders, rows, fmt.delimiter)
+        run = nightly_run_in(tmp_path, landing)
+        assert run.result.success
+        updates.append(step_metadata(run, "marts", "update")["customer_360"])
+    # a ten-thousandth of the sample's customers is below one row: the second night's row passes it
+    assert updates == ["derived whole", "1 customers built again", "derived whole"]
