@@ -119,7 +119,6 @@ orders = _simple_sql_asset(
 )
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",
-    everyone="SELECT DISTINCT customer_key FROM core.customer_identity_map",
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
     rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed",),
 )

@@ -94,7 +94,6 @@ def onboarding_cohorts_monthly(warehouse: WarehouseResource) -> dg.MaterializeRe
 
 CUSTOMER_360_BY_KEY = PerCustomerTable(
     table="marts.customer_360", queue="marts.customer_360_keys_changed",
-    everyone="SELECT customer_key FROM core.customers",
     facts_sql="marts/customer_360_facts.sql",
     facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
     rows_sql="marts/customer_360.sql",

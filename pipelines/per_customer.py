@@ -27,10 +27,9 @@ from pipelines.staging_sql import literal
 class PerCustomerTable:
     table: str                  # e.g. core.customers
     queue: str                  # customer keys to build again, e.g. core.customer_keys_changed
-    everyone: str               # a query of every customer key, for a whole build
     facts_sql: str              # SQL file: temporary tables of facts from other tables
     facts: dict[str, str]       # each temporary facts table, and the table that keeps it across nights
-    rows_sql: str               # SQL file: the view cw_<name> of rows for the customers in cw_changed_keys
+    rows_sql: str               # SQL file: the view cw_<name> of the customers for which cw_in_scope(key)
     next_queues: tuple[str, ...] = ()  # queues of per-customer tables built from this one
 
     @property
@@ -83,7 +82,8 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
     whole = rebuild or _builds_whole(con, spec, fingerprint)
     statements = [read_sql(spec.facts_sql)]
     if whole:
-        statements += [f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS {spec.everyone}", read_sql(spec.rows_sql),
+        # no filter: a whole build runs the query it ran before nights were built per customer
+        statements += ["CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS true", read_sql(spec.rows_sql),
                        f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM {spec.rows_view}",
                        *(queue_everyone(q) for q in spec.next_queues),
                        f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint, "
@@ -92,6 +92,8 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
         con.execute("SET max_vacuum_tasks = 0")  # this connection's checkpoints leave deleted rows in place
         statements += [*_moved_facts_sql(spec),
                        f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS SELECT DISTINCT customer_key FROM {spec.queue}",
+                       "CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS "
+                       "k IN (SELECT customer_key FROM cw_changed_keys)",
                        read_sql(spec.rows_sql),
                        f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
                        f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",

@@ -129,98 +129,82 @@ def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
         assert build_table(rebuilt, table).equals(build_table(night, table)), table
 
 
-def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
+def first_night(tmp_path):
+    """The sample's first build in <tmp_path>/night, from a landing folder of its own."""
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     (tmp_path / "night").mkdir()
-    first = nightly_run_in(tmp_path / "night", landing)
-    assert first.result.success
-    con = duckdb.connect(str(first.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
-    [(customer, first_number, then_first_at)] = con.execute(
-        """SELECT customer_key, arg_min(order_number, ordered_at), min(ordered_at) FROM core.orders
-           WHERE status <> 'cancelled' AND customer_key IS NOT NULL
-           GROUP BY customer_key HAVING count(*) >= 2 ORDER BY customer_key LIMIT 1""").fetchall()
-    [(second_at,)] = con.execute(
-        """SELECT min(ordered_at) FROM core.orders WHERE customer_key = ? AND status <> 'cancelled'
-           AND order_number <> ?""", [customer, first_number]).fetchall()
-    con.close()
+    run = nightly_run_in(tmp_path / "night", landing)
+    assert run.result.success
+    return landing, run
 
-    # the CRM cancels that customer's first order: the same rows, one status changed
-    [orders] = landing.rglob("sales_orders.csv")
-    rows = csv_all_rows(orders, fmt := csv_format(orders))
-    number, status = rows[0].index("Sales Order Number"), rows[0].index("Status")
-    [row] = [r for r in rows[1:] if r[number].removeprefix("SO-") == first_number]
-    row[status] = "Cancelled"
-    write_rows(orders, rows, fmt.delimiter)
 
+def build_rows(run, query: str, params: list) -> list[tuple]:
+    con = duckdb.connect(str(run.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
+    try:
+        return con.execute(query, params).fetchall()
+    finally:
+        con.close()
+
+
+def edit_in_place(landing, file_name: str, key_column: str, key, column: str, value) -> None:
+    """A tool corrects one exported row: the same file and rows, one cell changed."""
+    [path] = landing.rglob(file_name)
+    rows = csv_all_rows(path, fmt := csv_format(path))
+    [row] = [r for r in rows[1:] if r[rows[0].index(key_column)] == key]
+    row[rows[0].index(column)] = value
+    write_rows(path, rows, fmt.delimiter)
+
+
+def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
+    landing, first = first_night(tmp_path)
+    [(customer, first_number, then_first_at)] = build_rows(first, """
+        SELECT customer_key, arg_min(order_number, ordered_at), min(ordered_at) FROM core.orders
+        WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+        GROUP BY customer_key HAVING count(*) >= 2 ORDER BY customer_key LIMIT 1""", [])
+    [(second_at,)] = build_rows(first, """
+        SELECT min(ordered_at) FROM core.orders WHERE customer_key = ? AND status <> 'cancelled'
+        AND order_number <> ?""", [customer, first_number])
+
+    edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{first_number}", "Status", "Cancelled")
     night = night_and_again(tmp_path, landing)  # holds core.customers to a whole build
     assert linkage(night) == "0 records added, 0 removed"
     assert step_metadata(night, "core", "update")["customers"] == "1 customers built again"
     assert step_metadata(night, "marts", "update")["customer_360"] == "1 customers built again"
-    con = duckdb.connect(str(night.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
-    [(now_first_at,)] = con.execute("SELECT first_order_at FROM core.customers WHERE customer_key = ?",
-                                    [customer]).fetchall()
-    con.close()
-    assert (then_first_at, now_first_at) != (second_at, second_at) and now_first_at == second_at
+    [(now_first_at,)] = build_rows(night, "SELECT first_order_at FROM core.customers WHERE customer_key = ?",
+                                   [customer])
+    assert then_first_at != second_at and now_first_at == second_at
 
 
 def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(tmp_path):
-    landing = tmp_path / "landing"
-    shutil.copytree(SAMPLE_LANDING, landing)
-    (tmp_path / "night").mkdir()
-    first = nightly_run_in(tmp_path / "night", landing)
-    assert first.result.success
-    con = duckdb.connect(str(first.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
-    [(buyer, order_number)] = con.execute(
-        """SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
-           GROUP BY customer_key ORDER BY customer_key LIMIT 1""").fetchall()
-    [(rater, ticket_id, score)] = con.execute(
-        """SELECT customer_key, ticket_id, csat_score FROM core.tickets
-           WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
-           ORDER BY customer_key, ticket_id LIMIT 1""", [buyer]).fetchall()
-    [(then_value,)] = con.execute("SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?",
-                                  [buyer]).fetchall()
-    con.close()
+    landing, first = first_night(tmp_path)
+    [(buyer, order_number)] = build_rows(first, """
+        SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+        GROUP BY customer_key ORDER BY customer_key LIMIT 1""", [])
+    [(ticket_id, score)] = build_rows(first, """
+        SELECT ticket_id, csat_score FROM core.tickets
+        WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
+        ORDER BY customer_key, ticket_id LIMIT 1""", [buyer])
+    [(then_value,)] = build_rows(first, "SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?", [buyer])
 
-    # the CRM corrects one order's total and the help desk one ticket's score, in place
-    [orders] = landing.rglob("sales_orders.csv")
-    rows = csv_all_rows(orders, fmt := csv_format(orders))
-    number, total = rows[0].index("Sales Order Number"), rows[0].index("Grand Total")
-    [row] = [r for r in rows[1:] if r[number].removeprefix("SO-") == order_number]
-    row[total] = "£1000.00"
-    write_rows(orders, rows, fmt.delimiter)
-    [tickets] = landing.rglob("zendesk_tickets.csv")
-    rows = csv_all_rows(tickets, fmt := csv_format(tickets))
-    ticket, satisfaction = rows[0].index("Id"), rows[0].index("Satisfaction Score")
-    [row] = [r for r in rows[1:] if r[ticket] == str(ticket_id)]
-    row[satisfaction] = str(1 if score != 1 else 5)
-    write_rows(tickets, rows, fmt.delimiter)
-
+    edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{order_number}", "Grand Total", "£1000.00")
+    edit_in_place(landing, "zendesk_tickets.csv", "Id", str(ticket_id), "Satisfaction Score", str(1 if score != 1 else 5))
     night = night_and_again(tmp_path, landing)  # holds marts.customer_360 to a whole build
     assert linkage(night) == "0 records added, 0 removed"
     assert step_metadata(night, "core", "update")["customers"] == "0 customers built again"
     assert step_metadata(night, "marts", "update")["customer_360"] == "2 customers built again"
-    con = duckdb.connect(str(night.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
-    [(now_value,)] = con.execute("SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?",
-                                 [buyer]).fetchall()
-    con.close()
+    [(now_value,)] = build_rows(night, "SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?", [buyer])
     assert now_value != then_value
 
 
 def test_per_customer_tables_are_built_whole_again_once_a_share_was_rebuilt(tmp_path, monkeypatch):
     """Nights leave deleted rows in place; a whole build compacts the table after enough of them."""
     monkeypatch.setattr(per_customer, "MOST_REBUILT", 0.0001)
-    landing = tmp_path / "landing"
-    shutil.copytree(SAMPLE_LANDING, landing)
-    [orders] = landing.rglob("sales_orders.csv")
-    rows = csv_all_rows(orders, fmt := csv_format(orders))
-    total = rows[0].index("Grand Total")
-    updates = []
-    for night in range(3):
-        if night:  # the CRM corrects one order's total
-            rows[night][total] = "£1000.00"
-            write_rows(orders, rows, fmt.delimiter)
-        run = nightly_run_in(tmp_path, landing)
+    landing, first = first_night(tmp_path)
+    updates = [step_metadata(first, "marts", "update")["customer_360"]]
+    for order in ("SO-1001", "SO-1002"):  # the CRM corrects one order's total a night
+        edit_in_place(landing, "sales_orders.csv", "Sales Order Number", order, "Grand Total", "£1000.00")
+        run = nightly_run_in(tmp_path / "night", landing)
         assert run.result.success
         updates.append(step_metadata(run, "marts", "update")["customer_360"])
     # a ten-thousandth of the sample's customers is below one row: the second night's row passes it

@@ -2,8 +2,8 @@
 -- source system that has it (schemas/identity.yaml), the most recent record first.
 -- Lifecycle: start_at = CRM became-customer date, else the first order; activated_at = CRM
 -- onboarding-complete date, else the first delivery; churned_at = CRM churn date.
--- A view of the customers in cw_changed_keys (every customer, or a night's changed ones), with
--- cw_order_facts (customer_order_facts.sql); pipelines/per_customer.py writes it.
+-- A view of the customers for which cw_in_scope(customer_key) (every customer, or a night's changed
+-- ones), with cw_order_facts (customer_order_facts.sql); pipelines/per_customer.py writes it.
 CREATE OR REPLACE TEMP VIEW cw_customers AS
 WITH stamped AS (
     SELECT m.customer_key, r.*,
@@ -12,7 +12,7 @@ WITH stamped AS (
            coalesce(epoch_us(r.record_at), 0)::HUGEINT AS at_us
     FROM core.customer_records r
     JOIN core.customer_identity_map m USING (record_id)
-    WHERE m.customer_key IN (SELECT customer_key FROM cw_changed_keys)
+    WHERE cw_in_scope(m.customer_key)
 ),
 -- Sort keys for arg_min, smallest wins, packed into one HUGEINT: the source's priority, then
 -- dated before undated, then the newest (or oldest) record, then record_id so that ties resolve

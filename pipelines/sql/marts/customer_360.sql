@@ -1,6 +1,6 @@
 -- One row per customer: who they are, which departments' systems know them, what they bought,
--- how often they needed support and which campaign brought them. A view of the customers in
--- cw_changed_keys, with the facts of customer_360_facts.sql; pipelines/per_customer.py writes it.
+-- how often they needed support and which campaign brought them. A view of the customers for
+-- which cw_in_scope(customer_key), with the facts of customer_360_facts.sql; pipelines/per_customer.py writes it.
 CREATE OR REPLACE TEMP VIEW cw_customer_360 AS
 WITH systems AS (
     SELECT customer_key,
@@ -9,7 +9,7 @@ WITH systems AS (
            bool_or(source_system = 'support') AS in_support,
            bool_or(source_system = 'inventory') AS in_inventory
     FROM core.customer_identity_map
-    WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)
+    WHERE cw_in_scope(customer_key)
     GROUP BY customer_key
 )
 SELECT c.customer_key, c.full_name, c.first_name, c.last_name, c.email, c.phone, c.company,
@@ -30,4 +30,4 @@ FROM core.customers c
 JOIN systems s USING (customer_key)
 LEFT JOIN cw_360_order_facts o USING (customer_key)
 LEFT JOIN cw_360_ticket_facts t USING (customer_key)
-WHERE c.customer_key IN (SELECT customer_key FROM cw_changed_keys);
+WHERE cw_in_scope(c.customer_key);
