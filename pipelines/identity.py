@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -343,8 +343,11 @@ LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
 
 
 def linkage_fingerprint(settings: CustomerSettings) -> str:
+    # files count by their content, not where the project lies: moving it derives no link again
+    unplaced = replace(settings, nicknames=Path(settings.nicknames.name), model=Path(settings.model.name),
+                       overrides_dir=Path(settings.overrides_dir.name))
     return content_fingerprint([settings.nicknames, settings.model, *LINKAGE_SOURCES,
-                                Path(identity_linkage.__file__), Path(__file__)], repr(settings))
+                                Path(identity_linkage.__file__), Path(__file__)], repr(unplaced))
 
 
 def _has_earlier_records(con: duckdb.DuckDBPyConnection) -> bool:

@@ -8,8 +8,9 @@ import shutil
 import duckdb
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
-from connectors.profiles import load_profiles
+from connectors.profiles import SCHEMAS_DIR, load_profiles
 from pipelines import per_customer
+from pipelines.identity import linkage_fingerprint, load_identity_settings
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 from tests.test_incremental import step_metadata, write_rows
 
@@ -209,3 +210,17 @@ def test_per_customer_tables_are_built_whole_again_once_a_share_was_rebuilt(tmp_
         updates.append(step_metadata(run, "marts", "update")["customer_360"])
     # a ten-thousandth of the sample's customers is below one row: the second night's row passes it
     assert updates == ["derived whole", "1 customers built again", "derived whole"]
+
+
+def test_the_linkage_fingerprint_follows_the_settings_files_not_where_they_lie(tmp_path):
+    """A project moved to another folder keeps its links; a changed nickname list derives them again."""
+    def fingerprint(folder):
+        return linkage_fingerprint(load_identity_settings(folder / "identity.yaml").customers)
+
+    here, moved = tmp_path / "here" / "schemas", tmp_path / "moved" / "schemas"
+    for folder in (here, moved):
+        shutil.copytree(SCHEMAS_DIR, folder)
+    assert fingerprint(here) == fingerprint(moved)
+    nicknames = moved / "identity_nicknames.csv"
+    nicknames.write_text(nicknames.read_text() + "zebedee,zeb\n")
+    assert fingerprint(here) != fingerprint(moved)
