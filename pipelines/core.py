@@ -5,8 +5,8 @@ import dagster as dg
 
 from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
 from pipelines.metadata import table_metadata
-from pipelines.resources import WarehouseResource
 from pipelines.per_customer import PerCustomerTable, build_per_customer
+from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import read_sql, run_sql, run_sql_files
 from pipelines.staging import staging_key
 

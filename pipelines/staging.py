@@ -225,7 +225,7 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             )
             con.execute("DELETE FROM quality.value_issues WHERE entity = ?", [entity.name])
             con.execute(
-f"""INSERT INTO quality.value_issues
+                f"""INSERT INTO quality.value_issues
                    SELECT ?, source_file, source_row, i.column_name, i.source_column, i.reason, load_id
                    FROM (SELECT *, unnest(issues) AS i FROM typed WHERE len(issues) > 0 AND len(errors) = 0)
                    WHERE {issue_still_holds_sql(entity)}""",

@@ -2,6 +2,7 @@
 nodes touch, and ends with the links, clusters, keys and identity map that deriving every link
 again gives. A night that changes an earlier record derives them all again."""
 
+import contextlib
 import re
 import shutil
 
@@ -55,13 +56,19 @@ def deliver(later_dir, landing) -> None:
         shutil.copy(path, target)
 
 
-def build_table(run, table: str):
-    """A table of the private build, with probabilities rounded past float noise."""
+@contextlib.contextmanager
+def build_connection(run):
     con = duckdb.connect(str(run.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
     try:
-        frame = con.sql(f"SELECT * {RUN_TIMES.get(table, '')} FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df()
+        yield con
     finally:
         con.close()
+
+
+def build_table(run, table: str):
+    """A table of the private build, with probabilities rounded past float noise."""
+    with build_connection(run) as con:
+        frame = con.sql(f"SELECT * {RUN_TIMES.get(table, '')} FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df()
     for column in frame.columns:
         if column in ("match_probability", "match_weight"):
             frame[column] = frame[column].round(9)
@@ -141,11 +148,8 @@ def first_night(tmp_path):
 
 
 def build_rows(run, query: str, params: list) -> list[tuple]:
-    con = duckdb.connect(str(run.warehouse / "build" / "crosswalk_build.duckdb"), read_only=True)
-    try:
+    with build_connection(run) as con:
         return con.execute(query, params).fetchall()
-    finally:
-        con.close()
 
 
 def edit_in_place(landing, file_name: str, key_column: str, key, column: str, value) -> None:

@@ -10,12 +10,12 @@ SELECT record_b FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_l
 UNION
 SELECT record_id FROM core.customer_identity_map WHERE match_rule IN ('probabilistic', 'must_link');
 
+-- the rows that leave: of the records in scope, and of the gone records
 CREATE OR REPLACE TEMP TABLE cw_members_before AS
 SELECT record_id, customer_key FROM core.customer_identity_map
 WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
 
-DELETE FROM core.customer_identity_map
-WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
+DELETE FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_members_before);
 
 INSERT INTO core.customer_identity_map
 SELECT * FROM cw_identity_map_rows WHERE record_id IN (SELECT record_id FROM cw_map_scope);

@@ -18,4 +18,3 @@ FROM core.customer_records r
 JOIN core.customer_clusters c USING (record_id)
 LEFT JOIN shared s ON s.entity = r.entity AND s.source_id = CAST(r.source_record_id AS VARCHAR)
 WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key);
-
