@@ -50,7 +50,17 @@ def run_nightly(config_path: Path, full_rebuild: bool = False) -> dg.ExecuteInPr
 
     defs = build_definitions(str(config_path), full_rebuild=full_rebuild)
     with dg.DagsterInstance.ephemeral() as instance:
-        return defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
+    print_step_failures(result)
+    return result
+
+
+def print_step_failures(result: dg.ExecuteInProcessResult) -> None:
+    """Each failed step's error, so that a test whose run fails unexpectedly shows why (pytest
+    prints a failing test's captured output); tests that fail a run on purpose print it too."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"step {event.step_key} failed:\n{event.event_specific_data.error.to_string()}")
 
 
 def nightly_run_in(directory: Path, landing: Path = SAMPLE_LANDING, full_rebuild: bool = False,
