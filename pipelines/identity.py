@@ -310,7 +310,8 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     for code, bad in enumerate([oversized, conflicted], start=1):
         dropped[model & np.isin(labels[a], bad) & (dropped == 0)] = code
     kept = dropped == 0
-    labels = _components(n, a[kept], b[kept])
+    if not kept.all():  # else the components are those above
+        labels = _components(n, a[kept], b[kept])
     still = (labels[ca] == labels[cb])
     if still.any():
         isolated = np.unique(cb[still])
