@@ -1,6 +1,7 @@
 """Great Expectations Data Docs pages, one folder per run, rendered by GX's own renderers."""
 
 import html
+from functools import cache
 from pathlib import Path
 
 from pipelines.gx_bridge import SuiteOutcome
@@ -14,13 +15,20 @@ def data_docs_dir(warehouse_dir: Path, run_id: str) -> Path:
     return folder
 
 
-def write_data_docs(warehouse_dir: Path, run_id: str, outcome: SuiteOutcome) -> Path:
-    """Write the suite's validation page(s) and refresh the run's index; returns the index path."""
+@cache
+def _page_renderer():
+    """GX's page renderer and view, made once: each view builds its own Jinja environment, which
+    compiles the templates again (0.7 s of a sample run's 1.6 s of Data Docs)."""
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
+    return ValidationResultsPageRenderer(), DefaultJinjaPageView()
+
+
+def write_data_docs(warehouse_dir: Path, run_id: str, outcome: SuiteOutcome) -> Path:
+    """Write the suite's validation page(s) and refresh the run's index; returns the index path."""
     folder = data_docs_dir(warehouse_dir, run_id)
-    renderer, view = ValidationResultsPageRenderer(), DefaultJinjaPageView()
+    renderer, view = _page_renderer()
     for chunk, result in enumerate(outcome.gx_results):
         suffix = f".part{chunk + 1}" if len(outcome.gx_results) > 1 else ""
         status = "passed" if result.success else "FAILED"

@@ -78,6 +78,13 @@ def test_failed_blocking_check_keeps_the_previous_published_file(published_once)
     evaluations = [e.event_specific_data for e in failed.result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert any(not ev.passed and ev.check_name == "gx_blocking" for ev in evaluations)
     assert not list(run.published.parent.glob(".*.publishing*"))
+    # the run's Data Docs: the failed suite's page, marked so in the index, beside the passed ones
+    docs = run.warehouse / "quality" / "data_docs" / failed.result.run_id
+    page = docs / "staging.inventory_shipments.blocking.FAILED.html"
+    assert "delivered_at" in page.read_text()
+    index = (docs / "index.html").read_text()
+    assert '<li class="failed"><a href="staging.inventory_shipments.blocking.FAILED.html">' in index
+    assert index.count('class="passed"') == len(list(docs.glob("*.passed.html"))) > 5
 
 
 def test_reader_holding_the_file_keeps_its_snapshot_while_a_run_publishes(published_once):
