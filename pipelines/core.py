@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from pipelines import unpublished
 from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
@@ -120,7 +121,7 @@ orders = _simple_sql_asset(
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
-    rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed",),
+    rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed", unpublished.CUSTOMERS.queue),
 )
 
 

@@ -23,12 +23,13 @@ from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
-from pipelines import identity_linkage
+from pipelines import identity_linkage, unpublished
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
 from pipelines.per_customer import queue_everyone
-from pipelines.sql_assets import SQL_DIR, run_sql, run_sql_files
+from pipelines.unpublished import queue_every_row, queue_keys
+from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
 
 SYSTEM_OF_ENTITY = {
@@ -438,10 +439,12 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
     quality.identity_oversized_clusters."""
     run_sql_files(con, "core/customer_identity_map.sql")
     if changed_only:
-        run_sql_files(con, "core/customer_identity_map_changed.sql")
+        run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
+                *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP,
+                            "SELECT record_id FROM cw_members_before UNION SELECT record_id FROM cw_map_scope"))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
-                queue_everyone("core.customer_keys_changed"))
+                queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP))
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,

@@ -9,6 +9,7 @@ import pandas as pd
 import yaml
 
 from connectors.profiles import SCHEMAS_DIR
+from pipelines import unpublished
 from pipelines.core import CUSTOMER_IDENTITY_MAP, CUSTOMERS, FULFILMENTS, ORDERS, TICKETS
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
@@ -96,7 +97,7 @@ CUSTOMER_360_BY_KEY = PerCustomerTable(
     table="marts.customer_360", queue="marts.customer_360_keys_changed",
     facts_sql="marts/customer_360_facts.sql",
     facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
-    rows_sql="marts/customer_360.sql",
+    rows_sql="marts/customer_360.sql", next_queues=(unpublished.CUSTOMER_360.queue,),
 )
 
 

@@ -30,7 +30,7 @@ class PerCustomerTable:
     facts_sql: str              # SQL file: temporary tables of facts from other tables
     facts: dict[str, str]       # each temporary facts table, and the table that keeps it across nights
     rows_sql: str               # SQL file: the view cw_<name> of the customers for which cw_in_scope(key)
-    next_queues: tuple[str, ...] = ()  # queues of per-customer tables built from this one
+    next_queues: tuple[str, ...] = ()  # queues told of the customers built: tables built from this one, publish
 
     @property
     def state(self) -> str:

@@ -6,12 +6,16 @@ import contextlib
 import re
 import shutil
 
+import dagster as dg
 import duckdb
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
 from connectors.profiles import SCHEMAS_DIR, load_profiles
-from pipelines import per_customer
+from pipelines import per_customer, unpublished
+from pipelines.definitions import build_definitions
 from pipelines.identity import linkage_fingerprint, load_identity_settings
+from pipelines.publish import PUBLISHED, write_published_copy
+from pipelines.settings import load_settings
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 from tests.test_incremental import step_metadata, write_rows
 
@@ -68,7 +72,10 @@ def build_connection(run):
 def build_table(run, table: str):
     """A table of the private build, with probabilities rounded past float noise."""
     with build_connection(run) as con:
-        frame = con.sql(f"SELECT * {RUN_TIMES.get(table, '')} FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df()
+        return rounded(con.sql(f"SELECT * {RUN_TIMES.get(table, '')} FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df())
+
+
+def rounded(frame):
     for column in frame.columns:
         if column in ("match_probability", "match_weight"):
             frame[column] = frame[column].round(9)
@@ -97,7 +104,21 @@ def night_and_again(directory, landing):
         assert re.fullmatch(r"\d+ customers built again", updates[0]) and updates[1] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
+    # the BI file: the night replaced the changed rows in a copy of the file it published before;
+    # the copied build, whose file is not the one it published, copied every table
+    updates = (step_metadata(night, "publish", "update")["crosswalk_duckdb"],
+               step_metadata(again, "publish", "update")["crosswalk_duckdb"])
+    assert set(updates[1].values()) == {"copied"}
+    assert set(updates[0]) == set(unpublished.UNPUBLISHED), updates[0]
+    assert all(re.fullmatch(r"\d+ rows replaced", how) for how in updates[0].values()), updates[0]
+    for table in unpublished.UNPUBLISHED:
+        assert published_table(night, table).equals(published_table(again, table)), table
     return night
+
+
+def published_table(run, table: str):
+    """A table of the published file, probabilities rounded as in build_table."""
+    return rounded(run.query(f"SELECT * FROM {table} ORDER BY {IDENTITY_TABLES[table]}"))
 
 
 def test_a_night_links_only_what_changed_as_deriving_all_again_would(tmp_path):
@@ -228,3 +249,43 @@ def test_the_linkage_fingerprint_follows_the_settings_files_not_where_they_lie(t
     nicknames = moved / "identity_nicknames.csv"
     nicknames.write_text(nicknames.read_text() + "zebedee,zeb\n")
     assert fingerprint(here) != fingerprint(moved)
+
+
+def test_rows_changed_on_a_night_that_did_not_publish_reach_the_next_file(tmp_path):
+    """A night whose publish is held back (a failed blocking check, a crash) keeps its changed keys
+    queued; the next publish replaces them too, and the file equals one copied whole."""
+    landing, first = first_night(tmp_path)
+    [(buyer, order_number)] = build_rows(first, """
+        SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+        GROUP BY customer_key ORDER BY customer_key LIMIT 1""", [])
+    [(ticket_id, score)] = build_rows(first, """
+        SELECT ticket_id, csat_score FROM core.tickets
+        WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
+        ORDER BY customer_key, ticket_id LIMIT 1""", [buyer])
+
+    edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{order_number}", "Grand Total", "£1000.00")
+    defs = build_definitions(str(first.config_path))
+    job = defs.resolve_job_def("nightly")
+    unpublished_keys = [k for k in job.asset_layer.asset_graph.get_all_asset_keys() if k != PUBLISHED]
+    with dg.DagsterInstance.ephemeral() as instance:
+        held = job.execute_in_process(instance=instance, asset_selection=unpublished_keys)
+    assert held.success
+
+    edit_in_place(landing, "zendesk_tickets.csv", "Id", str(ticket_id), "Satisfaction Score", str(1 if score != 1 else 5))
+    night = nightly_run_in(tmp_path / "night", landing)
+    assert night.result.success
+    updates = step_metadata(night, "publish", "update")["crosswalk_duckdb"]
+    # the two customers' 360 rows, one per night; the map's rows of model links (their probability
+    # moves with the prior) are written again every night
+    assert updates.pop("marts.customer_360") == "2 rows replaced"
+    assert updates.pop("core.customers") == "0 rows replaced"
+    assert re.fullmatch(r"\d+ rows replaced", updates.pop("core.customer_identity_map"))
+    whole = tmp_path / "whole.duckdb"
+    write_published_copy(night.build, whole, load_settings(night.config_path))
+    con = duckdb.connect(str(whole), read_only=True)
+    try:
+        for table in unpublished.UNPUBLISHED:
+            copied = rounded(con.sql(f"SELECT * FROM {table} ORDER BY {IDENTITY_TABLES[table]}").df())
+            assert published_table(night, table).equals(copied), table
+    finally:
+        con.close()
