@@ -10,26 +10,33 @@ WITH referenced AS (
     FROM core.order_references r
     LEFT JOIN core.order_numbers n USING (order_number)
 ),
+unreferenced AS (
+    -- shipments whose reference matches no pattern, with their customer: what the fallback matches
+    SELECT u.source_file, u.source_row, c.customer_key
+    FROM referenced u
+    JOIN core.customer_identity_map c USING (entity, source_file, source_row)
+    WHERE getvariable('order_fallback_enabled') AND u.entity = 'inventory_shipments' AND u.order_number IS NULL
+),
 sales AS (
+    -- the CRM orders of those customers only (joining every order took a second at 1M orders)
     SELECT 'ORD-' || r.order_number AS order_key, s.ordered_at, s.quantity, c.customer_key
     FROM core.order_references r
     JOIN staging.crm_sales_orders s USING (source_file, source_row)
     JOIN core.customer_identity_map c USING (entity, source_file, source_row)
     WHERE r.entity = 'crm_sales_orders' AND r.order_number IS NOT NULL
+      AND c.customer_key IN (SELECT customer_key FROM unreferenced)
 ),
 shipped AS (
     SELECT DISTINCT order_key FROM referenced WHERE entity = 'inventory_shipments' AND order_key IS NOT NULL
 ),
 candidates AS (
     SELECT u.source_file, u.source_row, sh.shipped_at, s.order_key, s.ordered_at
-    FROM referenced u
+    FROM unreferenced u
     JOIN staging.inventory_shipments sh USING (source_file, source_row)
-    JOIN core.customer_identity_map c USING (entity, source_file, source_row)
     JOIN sales s
-      ON s.customer_key = c.customer_key AND s.quantity = sh.qty_ordered
+      ON s.customer_key = u.customer_key AND s.quantity = sh.qty_ordered
      AND sh.shipped_at BETWEEN s.ordered_at AND s.ordered_at + to_days(getvariable('order_fallback_days'))
-    WHERE getvariable('order_fallback_enabled') AND u.entity = 'inventory_shipments' AND u.order_number IS NULL
-      AND s.order_key NOT IN (SELECT order_key FROM shipped)
+    WHERE s.order_key NOT IN (SELECT order_key FROM shipped)
 ),
 per_shipment AS (
     SELECT * FROM candidates
