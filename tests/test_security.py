@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main as cli_main
-from pipelines.publish import write_published_copy
+from pipelines.publish import publish_fingerprint, write_published_copy
 from pipelines.settings import load_settings
 
 
@@ -57,3 +57,15 @@ def test_links_leading_outside_the_landing_folder_are_not_read(tmp_path):
     (landing / "escape.csv").symlink_to(outside / "secrets.csv")
     (landing / "sub").symlink_to(outside, target_is_directory=True)
     assert [p.name for p in list_landing_files(landing)] == ["inside.csv"]
+
+
+def test_a_night_reuses_the_published_file_only_under_the_same_policy_and_key(sample_run, monkeypatch):
+    """The previous BI file is a night's starting point only while what shaped its contents holds:
+    another personal-data policy or pseudonym key publishes every table again."""
+    settings = load_settings(sample_run.config_path)
+    monkeypatch.delenv("CROSSWALK_PSEUDONYM_KEY", raising=False)
+    same = publish_fingerprint(settings)
+    assert publish_fingerprint(load_settings(sample_run.config_path)) == same
+    assert publish_fingerprint(dataclasses.replace(settings, personal_data="drop")) != same
+    monkeypatch.setenv("CROSSWALK_PSEUDONYM_KEY", "another key")
+    assert publish_fingerprint(settings) != same
