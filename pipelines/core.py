@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines import unpublished
+from pipelines.changed_rows import write_changed_rows
 from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
@@ -78,15 +79,19 @@ def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
 )
 def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        reconcile_orders(con, load_identity_settings().order_fallback)
+        update = reconcile_orders(con, load_identity_settings().order_fallback, warehouse.full_rebuild)
         unmatched = con.execute("SELECT count(*) FROM quality.unmatched_order_refs").fetchone()[0]
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "order_identity_map"),
             "unmatched_references": dg.MetadataValue.int(int(unmatched)),
+            "update": dg.MetadataValue.text(update),
         })
 
 
-def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str) -> dg.AssetsDefinition:
+def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
+                      rows: unpublished.UnpublishedRows | None = None) -> dg.AssetsDefinition:
+    """A table from its SQL file: written whole, or (with `rows`, the file making the view
+    cw_<table>) by the rows that changed."""
     table = key.path[-1]
 
     @dg.asset(key=key, deps=deps, **_CORE, description=description)
@@ -94,7 +99,11 @@ def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str) -> dg.Asse
         with warehouse.connect() as con:
             con.execute("SET VARIABLE source_priority = ?", [list(load_identity_settings().source_priority)])
             run_sql_files(con, f"core/{table}.sql")
-            return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
+            if rows is None:
+                return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
+            update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild)
+            return dg.MaterializeResult(metadata={**table_metadata(con, "core", table),
+                                                  "update": dg.MetadataValue.text(update)})
 
     return _asset
 
@@ -103,11 +112,13 @@ fulfilments = _simple_sql_asset(
     FULFILMENTS, [ORDER_IDENTITY_MAP, staging_key("inventory_shipments")],
     "Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
     "pick/pack, packaging, shipping and return costs, flagged issues and return reasons.",
+    unpublished.FULFILMENTS,
 )
 tickets = _simple_sql_asset(
     TICKETS, [staging_key("support_tickets"), CUSTOMER_IDENTITY_MAP, ORDER_IDENTITY_MAP],
     "Support tickets with the customer who raised them and the order they concern, category, "
     "timestamps (UTC) and CSAT score.",
+    unpublished.TICKETS,
 )
 campaigns = _simple_sql_asset(
     CAMPAIGNS, [staging_key("marketing_campaigns")],
@@ -117,6 +128,7 @@ orders = _simple_sql_asset(
     ORDERS, [staging_key("crm_sales_orders"), ORDER_IDENTITY_MAP, CUSTOMER_IDENTITY_MAP, FULFILMENTS, TICKETS, CAMPAIGNS],
     "One row per order across CRM, fulfilment and support: customer, ordered/shipped/delivered times (UTC), "
     "promised date, fulfilment cost, linked tickets and whether it went wrong (and why).",
+    unpublished.ORDERS,
 )
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",

@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
 from pipelines import identity_linkage, unpublished
+from pipelines.changed_rows import write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
@@ -469,8 +470,12 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
             "linkage": scoring["linkage"]}
 
 
-def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback) -> None:
-    """Build core.order_identity_map (and quality.unmatched_order_refs) with the order fallback settings."""
+def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = False) -> str:
+    """Build core.order_identity_map (and quality.unmatched_order_refs) with the order fallback
+    settings; says whether the map was written whole or which of its rows were written again."""
     con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
     con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
     run_sql_files(con, "core/order_identity_map.sql")
+    update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild)
+    run_sql_files(con, "core/order_unmatched_refs.sql")
+    return update

@@ -107,8 +107,8 @@ def _published_columns(cursor, table: str, policy: str) -> tuple[list[str], list
 
 
 def _unpublished_keys(cursor, table: str) -> str | None:
-    """The SELECT of the keys whose rows changed in the build since the previous file, or None
-    when every row must be copied (the table was built whole, or the build keeps no queue)."""
+    """The build's queue of the keys whose rows changed since the previous file, or None when every
+    row must be copied (the table was built whole, or the build keeps no queue)."""
     rows = UNPUBLISHED.get(table)
     if rows is None:
         return None
@@ -116,8 +116,9 @@ def _unpublished_keys(cursor, table: str) -> str | None:
                                "AND schema_name = ? AND table_name = ?", rows.queue.split(".")).fetchall()
     if not kept:
         return None
-    [(everything,)] = cursor.execute(f"SELECT count(*) FROM build.{rows.queue} WHERE {rows.key} IS NULL").fetchall()
-    return None if everything else f"SELECT {rows.key} FROM build.{rows.queue}"
+    first = next(iter(rows.key))
+    [(everything,)] = cursor.execute(f"SELECT count(*) FROM build.{rows.queue} WHERE {first} IS NULL").fetchall()
+    return None if everything else f"build.{rows.queue}"
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, table: str, policy: str, key: str, reuse: bool) -> tuple[int, str] | None:
@@ -134,9 +135,9 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, policy: str, key: st
         if keys is not None and [c for c in columns if _column_expr(c, policy)] == _columns_here(cursor, table):
             rows = UNPUBLISHED[table]
             cursor.execute("BEGIN")
-            cursor.execute(f"DELETE FROM {table} WHERE {rows.key} IN ({keys})")
+            cursor.execute(f"DELETE FROM {table} WHERE {rows.row_in_queue(keys)}")
             replaced = cursor.execute(f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM build.{table} "
-                                      f"WHERE {rows.key} IN ({keys})").fetchall()[0][0]
+                                      f"WHERE {rows.row_in_queue(keys)}").fetchall()[0][0]
             cursor.execute("COMMIT")
             how = f"{replaced} rows replaced"
         else:

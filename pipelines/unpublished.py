@@ -11,27 +11,41 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class UnpublishedRows:
-    table: str      # e.g. core.customers
-    key: str        # a column that is unique in the table
-    key_type: str   # its SQL type
+    table: str                  # e.g. core.customers
+    key: dict[str, str]         # the columns that together are unique in the table, with their SQL types
 
     @property
     def queue(self) -> str:
         return f"{self.table}_unpublished"
 
+    @property
+    def columns(self) -> str:
+        return ", ".join(self.key)
 
-CUSTOMERS = UnpublishedRows("core.customers", "customer_key", "VARCHAR")
-CUSTOMER_360 = UnpublishedRows("marts.customer_360", "customer_key", "VARCHAR")
-CUSTOMER_IDENTITY_MAP = UnpublishedRows("core.customer_identity_map", "record_id", "BIGINT")
-UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_IDENTITY_MAP)}
+    def row_in_queue(self, queue: str | None = None) -> str:
+        """SQL: the table's row is of a key in the queue (or in `queue`, a relation with the key's columns)."""
+        return f"({self.columns}) IN (SELECT {self.columns} FROM {queue or self.queue})"
+
+
+CUSTOMERS = UnpublishedRows("core.customers", {"customer_key": "VARCHAR"})
+CUSTOMER_360 = UnpublishedRows("marts.customer_360", {"customer_key": "VARCHAR"})
+CUSTOMER_IDENTITY_MAP = UnpublishedRows("core.customer_identity_map", {"record_id": "BIGINT"})
+ORDERS = UnpublishedRows("core.orders", {"order_key": "VARCHAR"})
+FULFILMENTS = UnpublishedRows("core.fulfilments", {"source_file": "VARCHAR", "source_row": "BIGINT"})
+TICKETS = UnpublishedRows("core.tickets", {"ticket_id": "VARCHAR"})
+ORDER_IDENTITY_MAP = UnpublishedRows("core.order_identity_map",
+                                     {"entity": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"})
+UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_IDENTITY_MAP, ORDERS, FULFILMENTS,
+                                             TICKETS, ORDER_IDENTITY_MAP)}
 
 
 def queue_every_row(rows: UnpublishedRows) -> str:
     """The statement that marks the whole table unpublished (it was built whole)."""
-    return f"CREATE OR REPLACE TABLE {rows.queue} AS SELECT NULL::{rows.key_type} AS {rows.key}"
+    nulls = ", ".join(f"NULL::{sql_type} AS {column}" for column, sql_type in rows.key.items())
+    return f"CREATE OR REPLACE TABLE {rows.queue} AS SELECT {nulls}"
 
 
 def queue_keys(rows: UnpublishedRows, keys_sql: str) -> list[str]:
     """The statements that add the keys `keys_sql` selects to the table's queue."""
-    return [f"CREATE TABLE IF NOT EXISTS {rows.queue} ({rows.key} {rows.key_type})",
-            f"INSERT INTO {rows.queue} {keys_sql}"]
+    columns = ", ".join(f"{column} {sql_type}" for column, sql_type in rows.key.items())
+    return [f"CREATE TABLE IF NOT EXISTS {rows.queue} ({columns})", f"INSERT INTO {rows.queue} {keys_sql}"]

@@ -1,6 +1,7 @@
 -- Shipments per order, with their costs and what went wrong. A shipment reconciled to no known
 -- order is left out here and listed in quality.unmatched_order_refs (it must not stop the publish).
-CREATE OR REPLACE TABLE core.fulfilments AS
+-- (A view: pipelines/changed_rows.py writes core.fulfilments from it.)
+CREATE OR REPLACE TEMP VIEW cw_fulfilments AS
 SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_at,
        s.qty_ordered, s.qty_shipped, s.carrier,
        s.shipping_cost, s.pick_pack_cost, s.packaging_cost, s.return_cost,

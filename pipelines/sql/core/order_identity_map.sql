@@ -2,7 +2,8 @@
 -- (patterns in schemas/identity.yaml), else, for a shipment whose reference matches no pattern,
 -- by its customer, date and quantity (order_fallback). NULL when neither finds a known order;
 -- those are listed in quality.unmatched_order_refs.
-CREATE OR REPLACE TABLE core.order_identity_map AS
+-- (A view: pipelines/changed_rows.py writes core.order_identity_map from it.)
+CREATE OR REPLACE TEMP VIEW cw_order_identity_map AS
 WITH referenced AS (
     SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_ref,
            CASE WHEN n.order_number IS NOT NULL THEN 'ORD-' || r.order_number END AS order_key,
@@ -54,10 +55,3 @@ SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_re
             ELSE r.match_rule END AS match_rule
 FROM referenced r
 LEFT JOIN fallback f USING (source_file, source_row);
-
-CREATE OR REPLACE TABLE quality.unmatched_order_refs AS
-SELECT source_system, entity, source_file, source_row, source_order_ref, order_number,
-       CASE WHEN order_number IS NULL THEN 'no reference pattern matched'
-            ELSE 'order ' || order_number || ' is not known to the CRM or the fulfilment tool' END AS reason
-FROM core.order_identity_map
-WHERE order_key IS NULL AND source_order_ref IS NOT NULL;

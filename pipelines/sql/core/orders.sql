@@ -1,7 +1,8 @@
 -- One row per order across the CRM (the order of record), the fulfilment tool and support.
 -- An order is in error when the fulfilment tool or a customer's ticket says so; see
 -- schemas/metric_catalog.yaml (order_accuracy_rate) for the rule.
-CREATE OR REPLACE TABLE core.orders AS
+-- (A view: pipelines/changed_rows.py writes core.orders from it.)
+CREATE OR REPLACE TEMP VIEW cw_orders AS
 WITH sales AS (
     SELECT m.order_key, s.*, c.customer_key
     FROM staging.crm_sales_orders s

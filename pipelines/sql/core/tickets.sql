@@ -1,5 +1,6 @@
 -- Support tickets with the customer who raised them and the order they concern.
-CREATE OR REPLACE TABLE core.tickets AS
+-- (A view: pipelines/changed_rows.py writes core.tickets from it.)
+CREATE OR REPLACE TEMP VIEW cw_tickets AS
 SELECT t.ticket_id, c.customer_key, o.order_key, t.category, t.status, t.subject,
        t.created_at, t.solved_at, t.csat_score,
        t.category IN ('wrong_item', 'damaged_item', 'missing_item', 'late_delivery') AS is_fulfilment_related,
