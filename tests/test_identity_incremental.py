@@ -215,15 +215,21 @@ def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
     assert then_first_at != second_at and now_first_at == second_at
 
 
-def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(tmp_path):
-    landing, first = first_night(tmp_path)
-    [(buyer, order_number)] = build_rows(first, """
+def an_order_and_a_ticket(run) -> tuple:
+    """A customer with an order (its number), and a scored ticket of another customer (its id and score)."""
+    [(buyer, order_number)] = build_rows(run, """
         SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
         GROUP BY customer_key ORDER BY customer_key LIMIT 1""", [])
-    [(ticket_id, score)] = build_rows(first, """
+    [(ticket_id, score)] = build_rows(run, """
         SELECT ticket_id, csat_score FROM core.tickets
         WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
         ORDER BY customer_key, ticket_id LIMIT 1""", [buyer])
+    return buyer, order_number, ticket_id, score
+
+
+def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(tmp_path):
+    landing, first = first_night(tmp_path)
+    buyer, order_number, ticket_id, score = an_order_and_a_ticket(first)
     [(then_value,)] = build_rows(first, "SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?", [buyer])
 
     edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{order_number}", "Grand Total", "£1000.00")
@@ -268,13 +274,7 @@ def test_rows_changed_on_a_night_that_did_not_publish_reach_the_next_file(tmp_pa
     """A night whose publish is held back (a failed blocking check, a crash) keeps its changed keys
     queued; the next publish replaces them too, and the file equals one copied whole."""
     landing, first = first_night(tmp_path)
-    [(buyer, order_number)] = build_rows(first, """
-        SELECT customer_key, max(order_number) FROM core.orders WHERE status <> 'cancelled' AND customer_key IS NOT NULL
-        GROUP BY customer_key ORDER BY customer_key LIMIT 1""", [])
-    [(ticket_id, score)] = build_rows(first, """
-        SELECT ticket_id, csat_score FROM core.tickets
-        WHERE csat_score IS NOT NULL AND customer_key IS NOT NULL AND customer_key <> ?
-        ORDER BY customer_key, ticket_id LIMIT 1""", [buyer])
+    buyer, order_number, ticket_id, score = an_order_and_a_ticket(first)
 
     edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{order_number}", "Grand Total", "£1000.00")
     defs = build_definitions(str(first.config_path))
