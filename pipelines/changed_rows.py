@@ -2,8 +2,8 @@
 
 Writing is most of what such a table costs (DuckDB writes about a million wide rows a second
 here), and a night changes few of its rows. So a night derives the table into a temporary one,
-compares it with the rows the build holds, and deletes and inserts only the keys whose rows
-differ; those keys go to the table's publish queue (pipelines/unpublished.py), so publish replaces
+compares it with the rows the build holds, key by key, and deletes and inserts only the keys whose
+rows differ; those keys go to the table's publish queue (pipelines/unpublished.py), so publish replaces
 only them too. A first build, a full rebuild or a change of columns writes the table whole.
 """
 
@@ -22,9 +22,14 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
         return "derived whole"
     run_sql(con,
             f"CREATE OR REPLACE TEMP TABLE cw_rows_now AS SELECT * FROM {view}",
+            # rows compared by a hash of the whole row, joined by key: 0.3 s for the order map
+            # at 1M orders, against 0.9-1.6 s for EXCEPT both ways (as record_hash, a 64-bit
+            # hash: two different rows alike in it are about 1 in 2^64)
             f"""CREATE OR REPLACE TEMP TABLE cw_rows_changed AS
-                SELECT DISTINCT {rows.columns} FROM ((SELECT * FROM cw_rows_now EXCEPT SELECT * FROM {table})
-                                                   UNION ALL (SELECT * FROM {table} EXCEPT SELECT * FROM cw_rows_now))""",
+                SELECT {rows.columns}
+                FROM (SELECT {rows.columns}, hash(n) AS row_hash FROM cw_rows_now n) n
+                FULL JOIN (SELECT {rows.columns}, hash(o) AS row_hash FROM {table} o) o USING ({rows.columns})
+                WHERE n.row_hash IS DISTINCT FROM o.row_hash""",
             f"DELETE FROM {table} WHERE {rows.row_in_queue('cw_rows_changed')}",
             f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {rows.row_in_queue('cw_rows_changed')}",
             *queue_keys(rows, f"SELECT {rows.columns} FROM cw_rows_changed"))
