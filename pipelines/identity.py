@@ -29,9 +29,9 @@ from pipelines.identity_linkage import (comparison_fields, estimate_prior, evide
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
 from pipelines.per_customer import queue_everyone
-from pipelines.unpublished import queue_every_row, queue_keys
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
+from pipelines.unpublished import queue_every_row, queue_keys
 
 SYSTEM_OF_ENTITY = {
     "crm_sales_orders": "crm",

@@ -16,11 +16,12 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 50) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    """A warehouse table's columns in order; none when the table does not exist yet."""
+def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> list[str]:
+    """A table's columns in order, in the connection's own database or an attached one; none when
+    the table does not exist (yet)."""
     return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-        "ORDER BY ordinal_position", [schema, table]).fetchall()]
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = coalesce(?, current_database()) "
+        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [database, schema, table]).fetchall()]
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict:

@@ -97,24 +97,11 @@ def _scrub_raw_records(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TABLE quality.rejected_rows AS SELECT * FROM rejected")
 
 
-def _published_columns(cursor, table: str, policy: str) -> tuple[list[str], list[str]]:
-    """The build table's columns and the expressions that publish them (none: no such table)."""
-    schema, name = table.split(".")
-    columns = [r[0] for r in cursor.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'build' "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, name]).fetchall()]
-    return columns, [e for e in (_column_expr(c, policy) for c in columns) if e]
-
-
 def _unpublished_keys(cursor, table: str) -> str | None:
     """The build's queue of the keys whose rows changed since the previous file, or None when every
     row must be copied (the table was built whole, or the build keeps no queue)."""
     rows = UNPUBLISHED.get(table)
-    if rows is None:
-        return None
-    [(kept,)] = cursor.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'build' "
-                               "AND schema_name = ? AND table_name = ?", rows.queue.split(".")).fetchall()
-    if not kept:
+    if rows is None or not column_names(cursor, *rows.queue.split("."), database="build"):
         return None
     first = next(iter(rows.key))
     [(everything,)] = cursor.execute(f"SELECT count(*) FROM build.{rows.queue} WHERE {first} IS NULL").fetchall()
@@ -128,11 +115,13 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, policy: str, key: st
     cursor = con.cursor()
     try:
         cursor.execute("SET VARIABLE pseudonym_key = ?", [key])
-        columns, exprs = _published_columns(cursor, table, policy)
+        columns = column_names(cursor, *table.split("."), database="build")
         if not columns:
             return None
+        published = [c for c in columns if _column_expr(c, policy)]
+        exprs = [_column_expr(c, policy) for c in published]
         keys = _unpublished_keys(cursor, table) if reuse else None
-        if keys is not None and [c for c in columns if _column_expr(c, policy)] == _columns_here(cursor, table):
+        if keys is not None and published == column_names(cursor, *table.split(".")):
             rows = UNPUBLISHED[table]
             cursor.execute("BEGIN")
             cursor.execute(f"DELETE FROM {table} WHERE {rows.row_in_queue(keys)}")
@@ -146,13 +135,6 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str, policy: str, key: st
         return cursor.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0], how
     finally:
         cursor.close()
-
-
-def _columns_here(cursor, table: str) -> list[str]:
-    schema, name = table.split(".")
-    return [r[0] for r in cursor.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [schema, name]).fetchall()]
 
 
 def write_published_copy(build: Path, target: Path, settings: Settings, previous: Path | None = None

@@ -274,7 +274,7 @@ def test_rows_changed_on_a_night_that_did_not_publish_reach_the_next_file(tmp_pa
     """A night whose publish is held back (a failed blocking check, a crash) keeps its changed keys
     queued; the next publish replaces them too, and the file equals one copied whole."""
     landing, first = first_night(tmp_path)
-    buyer, order_number, ticket_id, score = an_order_and_a_ticket(first)
+    _, order_number, ticket_id, score = an_order_and_a_ticket(first)
 
     edit_in_place(landing, "sales_orders.csv", "Sales Order Number", f"SO-{order_number}", "Grand Total", "£1000.00")
     defs = build_definitions(str(first.config_path))
