@@ -53,15 +53,18 @@ def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     review_csv = warehouse.settings().build_path.parent / "identity_review.csv"
     with warehouse.connect() as con:
-        counts = resolve_customers(con, load_identity_settings().customers, review_csv,
-                                   derive_whole=warehouse.full_rebuild)
+        identity = load_identity_settings()
+        counts = resolve_customers(con, identity.customers, review_csv, derive_whole=warehouse.full_rebuild,
+                                   references=identity.order_references)
         rules = con.execute(
             "SELECT match_rule, count(*) FROM core.customer_identity_map GROUP BY 1 ORDER BY 1").fetchall()
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "customer_identity_map"),
             **{name: dg.MetadataValue.int(value) for name, value in counts.items()
-               if name not in ("model_prior", "linkage")},
+               if name not in ("model_prior", "linkage", "person_records_derived")},
             "linkage": dg.MetadataValue.text(counts["linkage"]),
+            # "all", or on a night the places whose staged record or order reference changed
+            "person_records_derived": dg.MetadataValue.text(counts["person_records_derived"]),
             "model_prior": dg.MetadataValue.float(counts["model_prior"]),
             "records_by_rule": dg.MetadataValue.json({rule: int(n) for rule, n in rules}),
             "review_csv": dg.MetadataValue.path(str(review_csv)),

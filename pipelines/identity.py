@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
-from pipelines import identity_linkage, unpublished
+from pipelines import identity_linkage, record_places, unpublished
 from pipelines.changed_rows import write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
@@ -345,12 +345,15 @@ LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
     "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql")]
 
 
-def linkage_fingerprint(settings: CustomerSettings) -> str:
+def linkage_fingerprint(settings: CustomerSettings, references: dict | None = None) -> str:
+    """Of the settings and code the links are derived by; with the order reference patterns,
+    which say what order a record names (the night's derivation assumes them unchanged)."""
     # files count by their content, not where the project lies: moving it derives no link again
     unplaced = replace(settings, nicknames=Path(settings.nicknames.name), model=Path(settings.model.name),
                        overrides_dir=Path(settings.overrides_dir.name))
-    return content_fingerprint([settings.nicknames, settings.model, *LINKAGE_SOURCES,
-                                Path(identity_linkage.__file__), Path(__file__)], repr(unplaced))
+    return content_fingerprint([settings.nicknames, settings.model, *LINKAGE_SOURCES, Path(record_places.__file__),
+                                Path(identity_linkage.__file__), Path(__file__)], repr(unplaced),
+                               repr(sorted((references or {}).items())))
 
 
 def _has_earlier_records(con: duckdb.DuckDBPyConnection) -> bool:
@@ -386,25 +389,37 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
 MOST_CHANGED = 0.2
 
 
-def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, derive_whole: bool) -> dict:
+def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, derive_whole: bool,
+                  references: dict | None) -> dict:
     """core.customer_records, the key links (cw_key_links) and core.customer_link_scores: derived
     whole on a first build, after a change of settings or when asked, else for the records that
-    changed."""
-    fingerprint = linkage_fingerprint(settings)
+    changed. With the same settings, person records are derived only at the places that may have
+    changed (pipelines/record_places.py)."""
+    fingerprint = linkage_fingerprint(settings, references)
     state = None if derive_whole else read_state(con)
     write_state(con, None)  # until the links are complete
     if not _has_earlier_records(con):
         run_sql_files(con, "core/customer_records.sql")
-        return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
+        return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole", "derived": "all"}
+    same_settings = state is not None and state.fingerprint == fingerprint
+    scoped = same_settings and record_places.scope_places(con)
+    record_places.staged_views(con, scoped)
     run_sql_files(con, "core/customer_records_arrived.sql")
     [(gone, arrived, earlier)] = con.execute(
         "SELECT (SELECT count(*) FROM cw_records_gone), (SELECT count(*) FROM cw_records_arrived), "
         "(SELECT count(*) FROM core.customer_records)").fetchall()
-    if state is not None and state.fingerprint == fingerprint and gone + arrived <= MOST_CHANGED * earlier:
+    derived = (f"{con.execute('SELECT count(*) FROM cw_record_places').fetchall()[0][0]} places"
+               if scoped else "all")
+    if same_settings and gone + arrived <= MOST_CHANGED * earlier:
         scoring = _link_changed_records(con, settings, state)
-        return {**scoring, "linkage": f"{arrived} records added, {gone} removed", "changed_only": True}
-    run_sql_files(con, "core/customer_records_kept.sql")
-    return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole"}
+        return {**scoring, "linkage": f"{arrived} records added, {gone} removed", "changed_only": True,
+                "derived": derived}
+    if scoped:  # records outside the places are as they were
+        run_sql(con, "DELETE FROM core.customer_records WHERE record_id IN (SELECT record_id FROM cw_records_gone)",
+                "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
+    else:
+        run_sql_files(con, "core/customer_records_kept.sql")
+    return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole", "derived": derived}
 
 
 def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
@@ -449,13 +464,15 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,
-                      derive_whole: bool = False) -> dict:
+                      derive_whole: bool = False, references: dict | None = None) -> dict:
     """The whole customer resolution on the build: records, model scores, overrides, links,
     clusters, stable keys, the identity map, link evidence and the review queue (also as CSV).
-    A night links only what changed unless derive_whole (a full rebuild) asks for every link."""
+    A night links only what changed unless derive_whole (a full rebuild) asks for every link.
+    `references` are the order reference patterns core.order_references was read with."""
     prepare_customer_matching(con, settings)
+    record_places.staged_views(con, scoped=False)
     run_sql_files(con, "core/customer_records_now.sql")
-    scoring = _link_records(con, settings, derive_whole)
+    scoring = _link_records(con, settings, derive_whole, references)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size)
@@ -465,9 +482,10 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
     write_state(con, scoring["state"])
+    run_sql(con, *record_places.consumed_sql())
     return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
             "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides,
-            "linkage": scoring["linkage"]}
+            "linkage": scoring["linkage"], "person_records_derived": scoring["derived"]}
 
 
 def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = False) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 from connectors import values
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
+from pipelines import record_places
 from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
@@ -125,11 +126,14 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
                                 AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
         try:
             if _only_adds(con, entity, history, snapshot_profiles):
+                record_places.queue_appended(con, entity, "cw_new_typed")
                 return int(con.execute(f"INSERT INTO {history} "
                                        + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0])
         finally:
             con.execute("DROP TABLE cw_new_typed")
+    remembered = record_places.remember_current(con, entity, history)
     con.execute(f"CREATE OR REPLACE TABLE {history} AS " + versions_sql(entity, keep, snapshot_profiles))
+    record_places.queue_rederived(con, entity, history, remembered)
     return None
 
 

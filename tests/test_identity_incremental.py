@@ -215,6 +215,30 @@ def test_a_cancelled_first_order_builds_only_its_customer_again(tmp_path):
     assert then_first_at != second_at and now_first_at == second_at
 
 
+def test_a_ticket_naming_an_order_the_crm_sends_later_gets_its_order(tmp_path):
+    """The ticket's row is unchanged, but the order it names becomes known: its person record is
+    derived again, with the places that arrived, and nothing else."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    [orders] = landing.rglob("sales_orders.csv")
+    header, *rows = csv_all_rows(orders, fmt := csv_format(orders))
+    # SO-1405 has no shipment; ticket 5267 (zendesk_tickets.csv row 267) asks for its invoice
+    late = [row for row in rows if row[0] == "SO-1405"]
+    write_rows(orders, [header, *(row for row in rows if row[0] != "SO-1405")], fmt.delimiter)
+    (tmp_path / "night").mkdir()
+    first = nightly_run_in(tmp_path / "night", landing)
+    assert first.result.success
+    ticket_record = ("SELECT order_number FROM core.customer_records "
+                     "WHERE entity = 'support_tickets' AND source_record_id = '5267'")
+    assert build_rows(first, ticket_record, []) == [(None,)]
+
+    write_rows(orders.with_name("sales_orders_late.csv"), [header, *late], fmt.delimiter)
+    night = night_and_again(tmp_path, landing)  # holds the records to a derivation of all of them
+    assert step_metadata(night, "core", "person_records_derived")["customer_identity_map"] == "2 places"
+    assert linkage(night) == "2 records added, 1 removed"
+    assert build_rows(night, ticket_record, []) == [("1405",)]
+
+
 def an_order_and_a_ticket(run) -> tuple:
     """A customer with an order (its number), and a scored ticket of another customer (its id and score)."""
     [(buyer, order_number)] = build_rows(run, """
