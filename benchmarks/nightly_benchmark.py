@@ -7,7 +7,8 @@ and reused. The nightly job and the floor (benchmarks/floor.py) each run in a ch
 peak memory is that process's maximum RSS (the in-process executor keeps the job in one process).
 With --incremental, each CSV export is split: its first 99% of records land for a full run, then
 the last 1% land and the next night is timed: beside it as a new file (<name>_delta.csv), or,
-for an export that is a full snapshot, as the whole export written again.
+for an export that is a full snapshot, as the whole export written again. Then a night on the
+same files, with nothing new, is timed: the part of any night that does not shrink with the data.
 Run by hand; the figures belong in benchmarks/RESULTS.md, never in tests.
 """
 
@@ -96,7 +97,7 @@ def split_landing(landing: Path, out: Path, share: float = 0.01) -> tuple[Path, 
 
 
 def incremental(name: str, landing: Path, data: Path) -> None:
-    """A full run on 99% of the records, then the night when the last 1% lands."""
+    """A full run on 99% of the records, the night when the last 1% lands, and a night with nothing new."""
     base, delta = split_landing(landing, data / f"{name}-incremental")
     warehouse = data / f"{name}-incremental-warehouse"
     night_landing = data / f"{name}-incremental" / "landing"
@@ -119,6 +120,10 @@ def incremental(name: str, landing: Path, data: Path) -> None:
           f"{len([p for p in delta.rglob('*.csv') if not p.stem.endswith('_delta')])} snapshots exported again): "
           f"{night:.1f} s wall, peak RSS {night_rss:.0f} MiB, {night / wall:.0%} of the full run\n{night_output}",
           flush=True)
+    # the same files again: what a night costs when nothing changed, the floor of any night
+    quiet, quiet_rss, quiet_output = measured(nightly)
+    print(f"[{name}] a night with nothing new: {quiet:.1f} s wall, peak RSS {quiet_rss:.0f} MiB, "
+          f"{quiet / wall:.0%} of the full run\n{quiet_output}", flush=True)
 
 
 def main() -> None:
