@@ -58,13 +58,14 @@ def queue_rederived(con: duckdb.DuckDBPyConnection, entity: Entity, history: str
     if not remembered:
         con.execute(f"INSERT INTO {QUEUE} VALUES ({name}, NULL, NULL)")
         return
-    now = _current_places_sql(entity, history)
+    # one join, each side read once: a record with no equal at its place, either way
     con.execute(f"""
         INSERT INTO {QUEUE}
-        SELECT DISTINCT {name}, source_file, source_row
-        FROM ((SELECT * FROM ({now}) EXCEPT SELECT * FROM cw_places_before)
-              UNION ALL
-              (SELECT * FROM cw_places_before EXCEPT SELECT * FROM ({now})))""")
+        SELECT DISTINCT {name}, coalesce(n.source_file, b.source_file), coalesce(n.source_row, b.source_row)
+        FROM ({_current_places_sql(entity, history)}) n
+        FULL JOIN cw_places_before b
+          ON b.source_file = n.source_file AND b.source_row = n.source_row AND b.row_hash = n.row_hash
+        WHERE n.row_hash IS NULL OR b.row_hash IS NULL""")
     con.execute("DROP TABLE cw_places_before")
 
 
