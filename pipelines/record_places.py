@@ -14,7 +14,7 @@ import duckdb
 
 from connectors.profiles import Entity
 from pipelines.metadata import column_names
-from pipelines.staging_sql import ident, literal
+from pipelines.staging_sql import literal
 
 QUEUE = "staging.record_places_changed"
 # the order numbers known when the person records were last derived
@@ -28,11 +28,10 @@ def _queue_exists(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(column_names(con, *QUEUE.split(".")))
 
 
-def _current_places_sql(entity: Entity, history: str) -> str:
-    """Each current record's place with a hash of what a person record is derived from: not its
-    load, file hash or export time, which a snapshot exported again changes for every row."""
-    content = ", ".join(ident(c) for c in ("source_file", "source_row", "source_rows", *entity.fields))
-    return f"SELECT source_file, source_row, hash({content}) AS row_hash FROM {history} WHERE version = 'current'"
+def _current_places_sql(history: str) -> str:
+    """Each current record's place with the hash of its place and content (row_hash, see
+    pipelines/staging.py versions_sql), which a snapshot exported again leaves as it was."""
+    return f"SELECT source_file, source_row, row_hash FROM {history} WHERE version = 'current'"
 
 
 def remember_current(con: duckdb.DuckDBPyConnection, entity: Entity, history: str) -> bool:
@@ -40,13 +39,13 @@ def remember_current(con: duckdb.DuckDBPyConnection, entity: Entity, history: st
     (cw_places_before), when the queue is kept and the history has the columns it will have."""
     if entity.name not in PERSON_ENTITIES or not _queue_exists(con) or not _same_columns(con, entity, history):
         return False
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_places_before AS {_current_places_sql(entity, history)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_places_before AS {_current_places_sql(history)}")
     return True
 
 
 def _same_columns(con: duckdb.DuckDBPyConnection, entity: Entity, history: str) -> bool:
     present = set(column_names(con, *history.split(".")))
-    return {"version", "source_rows", *entity.fields} <= present
+    return {"version", "row_hash", *entity.fields} <= present
 
 
 def queue_rederived(con: duckdb.DuckDBPyConnection, entity: Entity, history: str, remembered: bool) -> None:
@@ -62,7 +61,7 @@ def queue_rederived(con: duckdb.DuckDBPyConnection, entity: Entity, history: str
     con.execute(f"""
         INSERT INTO {QUEUE}
         SELECT DISTINCT {name}, coalesce(n.source_file, b.source_file), coalesce(n.source_row, b.source_row)
-        FROM ({_current_places_sql(entity, history)}) n
+        FROM ({_current_places_sql(history)}) n
         FULL JOIN cw_places_before b
           ON b.source_file = n.source_file AND b.source_row = n.source_row AND b.row_hash = n.row_hash
         WHERE n.row_hash IS NULL OR b.row_hash IS NULL""")

@@ -35,9 +35,10 @@ def ensure_quality_tables(con) -> None:
 
 
 def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed: str = "typed") -> str:
-    """Every readable record with its export time and version: 'current' (the latest export of its
+    """Every readable record with its export time, its version: 'current' (the latest export of its
     key), 'superseded' (a later export has it) or 'deleted' (missing from the newest full snapshot
-    of its profile). Records with an incomplete key are each their own version."""
+    of its profile), and a hash of its place and content. Records with an incomplete key are each
+    their own version."""
     key = [ident(k) for k in entity.key]
     if key:
         complete = " AND ".join(f"{k} IS NOT NULL" for k in key)
@@ -46,6 +47,9 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
     else:
         rank = "1"
     snapshots = "[" + ", ".join(literal(p) for p in snapshot_profiles) + "]::VARCHAR[]"
+    # what the record says, not which load brought it: a snapshot exported again moves every
+    # row's load and file hash (pipelines/record_places.py compares it across nights)
+    content = ", ".join(["r.source_file", "r.source_row", "len(r.source_rows)", *(f"r.{ident(f)}" for f in entity.fields)])
     return f"""
         WITH readable AS (
             SELECT t.*, f.exported_at
@@ -62,7 +66,8 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
         SELECT {keep}, r.exported_at,
                CASE WHEN r.version_rank > 1 THEN 'superseded'
                     WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.file_hash THEN 'deleted'
-                    ELSE 'current' END AS version
+                    ELSE 'current' END AS version,
+               hash({content}) AS row_hash
         FROM ranked r LEFT JOIN newest_snapshot s USING (profile)"""
 
 
