@@ -5,11 +5,11 @@ import dagster as dg
 
 from pipelines import unpublished
 from pipelines.changed_rows import write_changed_rows
-from pipelines.identity import load_identity_settings, order_references_sql, reconcile_orders, resolve_customers
+from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
 from pipelines.resources import WarehouseResource
-from pipelines.sql_assets import read_sql, run_sql, run_sql_files
+from pipelines.sql_assets import run_sql_files
 from pipelines.staging import staging_key
 
 ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
@@ -33,8 +33,9 @@ _CORE = dict(group_name="core", kinds={"duckdb", "sql"}, owners=["team:data"])
 )
 def order_references(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        run_sql(con, order_references_sql(load_identity_settings()), read_sql("core/order_numbers.sql"))
-        return dg.MaterializeResult(metadata=table_metadata(con, "core", "order_references"))
+        update = write_order_references(con, load_identity_settings(), warehouse.full_rebuild)
+        return dg.MaterializeResult(metadata={**table_metadata(con, "core", "order_references"),
+                                              "update": dg.MetadataValue.text(update)})
 
 
 @dg.asset(

@@ -190,7 +190,8 @@ def prepare_customer_matching(con: duckdb.DuckDBPyConnection, settings: Customer
 
 
 def order_references_sql(settings: IdentitySettings) -> str:
-    """One row per staged record that may name an order: the text, the number found and the rule."""
+    """One row per staged record that may name an order: the text, the number found and the rule.
+    It reads the views cw_staged_<entity> (pipelines/record_places.py)."""
     selects = []
     for entity, patterns in settings.order_references.items():
         attempts = [
@@ -204,9 +205,29 @@ def order_references_sql(settings: IdentitySettings) -> str:
             f"SELECT {literal(SYSTEM_OF_ENTITY[entity])} AS source_system, {literal(entity)} AS entity, "
             f"source_file, source_row, {source_text} AS source_order_ref, "
             f"CAST(TRY_CAST({number} AS BIGINT) AS VARCHAR) AS order_number, {rule} AS match_rule "
-            f"FROM staging.{entity}"
+            f"FROM cw_staged_{entity}"
         )
-    return "CREATE OR REPLACE TABLE core.order_references AS\n" + "\nUNION ALL\n".join(selects)
+    return "\nUNION ALL\n".join(selects)
+
+
+def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySettings, rebuild: bool) -> str:
+    """core.order_references and core.order_numbers: the references derived whole, or on a night
+    with the same patterns only at the places whose staged record changed; says which."""
+    fingerprint = content_fingerprint([], repr(sorted(settings.order_references.items())))
+    scoped = not rebuild and record_places.reference_scope(con, fingerprint)
+    record_places.staged_views(con, "cw_reference_places" if scoped else None)
+    derived = order_references_sql(settings)
+    if scoped:
+        at_places = ("(entity, source_file, source_row) IN "
+                     "(SELECT entity, source_file, source_row FROM cw_reference_places)")
+        writes = [f"DELETE FROM core.order_references WHERE {at_places}", f"INSERT INTO core.order_references {derived}"]
+    else:
+        writes = [f"CREATE OR REPLACE TABLE core.order_references AS {derived}"]
+    run_sql(con, *writes, *record_places.references_written_sql(con, fingerprint, scoped),
+            read_sql("core/order_numbers.sql"))
+    if not scoped:
+        return "derived whole"
+    return f"{con.execute('SELECT count(*) FROM cw_reference_places').fetchall()[0][0]} places derived again"
 
 
 OVERRIDE_COLUMNS = ("source_file_a", "source_row_a", "source_file_b", "source_row_b", "decision")
@@ -402,8 +423,8 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
         run_sql_files(con, "core/customer_records.sql")
         return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole", "derived": "all"}
     same_settings = state is not None and state.fingerprint == fingerprint
-    scoped = same_settings and record_places.scope_places(con)
-    record_places.staged_views(con, scoped)
+    scoped = same_settings and record_places.person_scope(con)
+    record_places.staged_views(con, "cw_record_places" if scoped else None)
     run_sql_files(con, "core/customer_records_arrived.sql")
     [(gone, arrived, earlier)] = con.execute(
         "SELECT (SELECT count(*) FROM cw_records_gone), (SELECT count(*) FROM cw_records_arrived), "
@@ -470,7 +491,7 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     A night links only what changed unless derive_whole (a full rebuild) asks for every link.
     `references` are the order reference patterns core.order_references was read with."""
     prepare_customer_matching(con, settings)
-    record_places.staged_views(con, scoped=False)
+    record_places.staged_views(con, None)
     run_sql_files(con, "core/customer_records_now.sql")
     scoring = _link_records(con, settings, derive_whole, references)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
@@ -482,7 +503,7 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
     write_state(con, scoring["state"])
-    run_sql(con, *record_places.consumed_sql())
+    run_sql(con, *record_places.persons_derived_sql())
     return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
             "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides,
             "linkage": scoring["linkage"], "person_records_derived": scoring["derived"]}

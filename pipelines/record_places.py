@@ -1,31 +1,44 @@
-"""The places (entity, file, row) whose staged record may differ from the person record that
-customer identity last derived there, so that a night derives person records only there.
+"""The places (entity, file, row) whose staged record changed, so that a night derives order
+references and person records only there.
 
-Staging fills the queue `staging.record_places_changed` as it writes an entity's history: the
-places of the versions it appended, or, where it derived every version again, the places whose
-current record differs from before (a NULL place: every record of the entity). Customer identity
-adds the places whose order reference became known or unknown (the order numbers it last derived
-with are kept), derives the person records of those places only, and empties the queue with the
-links complete. A build without the queue, or a queue that names a whole entity, derives every
-person record again.
+Each consumer keeps a queue of places (a NULL place: every record of the entity): the order
+references step `staging.reference_places_changed`, customer identity
+`staging.record_places_changed`. Staging fills the queues that exist as it writes an entity's
+history: the places of the versions it appended, or, where it derived every version again, the
+places whose current record differs from before. The order references step derives the
+references of its queued places, passes them on to customer identity (a person record holds the
+order its record names) and empties its queue in the same transaction. Customer identity adds the
+places whose order number became known or unknown (the order numbers it last derived with are
+kept), derives the person records of those places only, and empties its queue with the links
+complete. A build without a queue, or a queue that names a whole entity, derives all again.
 """
 
 import duckdb
 
-from connectors.profiles import Entity
 from pipelines.metadata import column_names
 from pipelines.staging_sql import literal
 
-QUEUE = "staging.record_places_changed"
-# the order numbers known when the person records were last derived
-ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
-# the staged entities person records are derived from (sql/core/customer_records_now.sql)
+PERSON_QUEUE = "staging.record_places_changed"
+REFERENCE_QUEUE = "staging.reference_places_changed"
+# the staged entities person records are derived from (sql/core/customer_records_now.sql), and
+# those order references are read from (schemas/identity.yaml order_references)
 PERSON_ENTITIES = ("crm_contacts", "crm_sales_orders", "marketing_subscribers", "support_tickets",
                    "inventory_shipments")
+REFERENCE_ENTITIES = ("crm_sales_orders", "inventory_shipments", "support_tickets")
+QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES}
+# the order numbers known when the person records were last derived
+ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
+# the order reference patterns core.order_references was derived with
+REFERENCES_STATE = "core.order_references_state"
+QUEUE_COLUMNS = "entity VARCHAR, source_file VARCHAR, source_row BIGINT"
 
 
-def _queue_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(column_names(con, *QUEUE.split(".")))
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(column_names(con, *table.split(".")))
+
+
+def _queues_of(con: duckdb.DuckDBPyConnection, entity: str) -> list[str]:
+    return [queue for queue, entities in QUEUES.items() if entity in entities and _exists(con, queue)]
 
 
 def _current_places_sql(history: str) -> str:
@@ -34,55 +47,94 @@ def _current_places_sql(history: str) -> str:
     return f"SELECT source_file, source_row, row_hash FROM {history} WHERE version = 'current'"
 
 
-def remember_current(con: duckdb.DuckDBPyConnection, entity: Entity, history: str) -> bool:
+def remember_current(con: duckdb.DuckDBPyConnection, entity: str, history: str) -> bool:
     """Before the history is derived again: its current records, to compare with after
-    (cw_places_before), when the queue is kept and the history has the columns it will have."""
-    if entity.name not in PERSON_ENTITIES or not _queue_exists(con) or not _same_columns(con, entity, history):
+    (cw_places_before), when a queue is kept and the history has a row hash."""
+    if not _queues_of(con, entity) or "row_hash" not in column_names(con, *history.split(".")):
         return False
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_places_before AS {_current_places_sql(history)}")
     return True
 
 
-def _same_columns(con: duckdb.DuckDBPyConnection, entity: Entity, history: str) -> bool:
-    present = set(column_names(con, *history.split(".")))
-    return {"version", "row_hash", *entity.fields} <= present
-
-
-def queue_rederived(con: duckdb.DuckDBPyConnection, entity: Entity, history: str, remembered: bool) -> None:
+def queue_rederived(con: duckdb.DuckDBPyConnection, entity: str, history: str, remembered: bool) -> None:
     """After the history was derived again: the places whose current record differs from
     cw_places_before (remembered), either way; else the whole entity."""
-    if entity.name not in PERSON_ENTITIES or not _queue_exists(con):
-        return
-    name = literal(entity.name)
-    if not remembered:
-        con.execute(f"INSERT INTO {QUEUE} VALUES ({name}, NULL, NULL)")
-        return
-    # one join, each side read once: a record with no equal at its place, either way
-    con.execute(f"""
-        INSERT INTO {QUEUE}
-        SELECT DISTINCT {name}, coalesce(n.source_file, b.source_file), coalesce(n.source_row, b.source_row)
-        FROM ({_current_places_sql(history)}) n
-        FULL JOIN cw_places_before b
-          ON b.source_file = n.source_file AND b.source_row = n.source_row AND b.row_hash = n.row_hash
-        WHERE n.row_hash IS NULL OR b.row_hash IS NULL""")
-    con.execute("DROP TABLE cw_places_before")
+    for queue in _queues_of(con, entity):
+        if not remembered:
+            con.execute(f"INSERT INTO {queue} VALUES ({literal(entity)}, NULL, NULL)")
+            continue
+        # one join, each side read once: a record with no equal at its place, either way
+        con.execute(f"""
+            INSERT INTO {queue}
+            SELECT DISTINCT {literal(entity)}, coalesce(n.source_file, b.source_file),
+                   coalesce(n.source_row, b.source_row)
+            FROM ({_current_places_sql(history)}) n
+            FULL JOIN cw_places_before b
+              ON b.source_file = n.source_file AND b.source_row = n.source_row AND b.row_hash = n.row_hash
+            WHERE n.row_hash IS NULL OR b.row_hash IS NULL""")
+    if remembered:
+        con.execute("DROP TABLE cw_places_before")
 
 
-def queue_appended(con: duckdb.DuckDBPyConnection, entity: Entity, appended: str) -> None:
+def queue_appended(con: duckdb.DuckDBPyConnection, entity: str, appended: str) -> None:
     """The places of the versions appended to the history (the relation `appended`)."""
-    if entity.name in PERSON_ENTITIES and _queue_exists(con):
-        con.execute(f"INSERT INTO {QUEUE} SELECT DISTINCT {literal(entity.name)}, source_file, source_row "
-                    f"FROM {appended}")
+    for queue in _queues_of(con, entity):
+        con.execute(f"INSERT INTO {queue} SELECT DISTINCT {literal(entity)}, source_file, source_row FROM {appended}")
 
 
-def scope_places(con: duckdb.DuckDBPyConnection) -> bool:
-    """cw_record_places(entity, source_file, source_row): the queued places and those whose order
-    reference became known or unknown since the person records were derived. False (no scope)
-    when the queue or the order numbers of then are missing, or a whole entity is queued."""
-    if not _queue_exists(con) or not column_names(con, *ORDER_NUMBERS_THEN.split(".")):
+def _has_whole_entity(con: duckdb.DuckDBPyConnection, queue: str) -> bool:
+    return bool(con.execute(f"SELECT count(*) FROM {queue} WHERE source_file IS NULL").fetchall()[0][0])
+
+
+def staged_views(con: duckdb.DuckDBPyConnection, places: str | None) -> None:
+    """The views the order references and sql/core/customer_records_now.sql read: each entity's
+    staged records (cw_staged_<entity>), the order references (cw_order_references) and the
+    person records (cw_records_in_scope); all of them, or only those at the `places`."""
+    def at_places(relation: str, entity: str | None = None) -> str:
+        if places is None:
+            return f"SELECT * FROM {relation}"
+        same = "p.source_file = s.source_file AND p.source_row = s.source_row"
+        same += f" AND p.entity = {literal(entity)}" if entity else " AND p.entity = s.entity"
+        return f"SELECT s.* FROM {relation} s SEMI JOIN {places} p ON {same}"
+
+    for entity in PERSON_ENTITIES:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW cw_staged_{entity} AS {at_places(f'staging.{entity}', entity)}")
+    for view, table in (("cw_order_references", "core.order_references"), ("cw_records_in_scope", "core.customer_records")):
+        if _exists(con, table):  # none yet on a first build
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {at_places(table)}")
+
+
+def reference_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
+    """cw_reference_places: the places whose order references may have changed. False (derive
+    them all) without the references or their queue, when the queue names a whole entity, or
+    when the patterns' `fingerprint` differs from the one the references were derived with."""
+    if not (_exists(con, "core.order_references") and _exists(con, REFERENCE_QUEUE) and _exists(con, REFERENCES_STATE)):
         return False
-    [(whole,)] = con.execute(f"SELECT count(*) FROM {QUEUE} WHERE source_file IS NULL").fetchall()
-    if whole:
+    [(same,)] = con.execute(f"SELECT count(*) FROM {REFERENCES_STATE} WHERE fingerprint = ?", [fingerprint]).fetchall()
+    if not same or _has_whole_entity(con, REFERENCE_QUEUE):
+        return False
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_reference_places AS SELECT DISTINCT * FROM {REFERENCE_QUEUE}")
+    return True
+
+
+def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, scoped: bool) -> list[str]:
+    """After the references were derived (at cw_reference_places when scoped): those places
+    queued for customer identity, the reference queue emptied and the patterns kept."""
+    passed_on = []
+    if _exists(con, PERSON_QUEUE):
+        passed_on = ([f"INSERT INTO {PERSON_QUEUE} SELECT * FROM cw_reference_places"] if scoped else
+                     [f"INSERT INTO {PERSON_QUEUE} VALUES " + ", ".join(f"({literal(e)}, NULL, NULL)"
+                                                                        for e in REFERENCE_ENTITIES)])
+    return [*passed_on,
+            f"CREATE OR REPLACE TABLE {REFERENCE_QUEUE} ({QUEUE_COLUMNS})",
+            f"CREATE OR REPLACE TABLE {REFERENCES_STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]
+
+
+def person_scope(con: duckdb.DuckDBPyConnection) -> bool:
+    """cw_record_places: the queued places and those whose order number became known or unknown
+    since the person records were derived. False (no scope) when the queue or the order numbers
+    of then are missing, or a whole entity is queued."""
+    if not _exists(con, PERSON_QUEUE) or not _exists(con, ORDER_NUMBERS_THEN) or _has_whole_entity(con, PERSON_QUEUE):
         return False
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_record_places AS
@@ -91,33 +143,15 @@ def scope_places(con: duckdb.DuckDBPyConnection) -> bool:
             UNION ALL
             (SELECT order_number FROM {ORDER_NUMBERS_THEN} EXCEPT SELECT order_number FROM core.order_numbers)
         )
-        SELECT entity, source_file, source_row FROM {QUEUE}
+        SELECT entity, source_file, source_row FROM {PERSON_QUEUE}
         UNION
         SELECT entity, source_file, source_row FROM core.order_references
         WHERE order_number IN (SELECT order_number FROM moved)""")
     return True
 
 
-def staged_views(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
-    """The views sql/core/customer_records_now.sql reads: each entity's staged records
-    (cw_staged_<entity>), the order references (cw_order_references) and the person records
-    that may change (cw_records_in_scope); all of them, or only those of cw_record_places."""
-    def at_places(relation: str, entity: str | None = None) -> str:
-        if not scoped:
-            return f"SELECT * FROM {relation}"
-        same = "p.source_file = s.source_file AND p.source_row = s.source_row"
-        same += f" AND p.entity = {literal(entity)}" if entity else " AND p.entity = s.entity"
-        return f"SELECT s.* FROM {relation} s SEMI JOIN cw_record_places p ON {same}"
-
-    for entity in PERSON_ENTITIES:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW cw_staged_{entity} AS {at_places(f'staging.{entity}', entity)}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW cw_order_references AS {at_places('core.order_references')}")
-    if column_names(con, "core", "customer_records"):  # none yet on a first build
-        con.execute(f"CREATE OR REPLACE TEMP VIEW cw_records_in_scope AS {at_places('core.customer_records')}")
-
-
-def consumed_sql() -> list[str]:
+def persons_derived_sql() -> list[str]:
     """The statements that mark the person records derived for every queued place: the queue
     emptied (created on a build that had none) and the order numbers of now kept."""
-    return [f"CREATE OR REPLACE TABLE {QUEUE} (entity VARCHAR, source_file VARCHAR, source_row BIGINT)",
+    return [f"CREATE OR REPLACE TABLE {PERSON_QUEUE} ({QUEUE_COLUMNS})",
             f"CREATE OR REPLACE TABLE {ORDER_NUMBERS_THEN} AS SELECT DISTINCT order_number FROM core.order_numbers"]

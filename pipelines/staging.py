@@ -131,14 +131,14 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
                                 AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
         try:
             if _only_adds(con, entity, history, snapshot_profiles):
-                record_places.queue_appended(con, entity, "cw_new_typed")
+                record_places.queue_appended(con, entity.name, "cw_new_typed")
                 return int(con.execute(f"INSERT INTO {history} "
                                        + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0])
         finally:
             con.execute("DROP TABLE cw_new_typed")
-    remembered = record_places.remember_current(con, entity, history)
+    remembered = record_places.remember_current(con, entity.name, history)
     con.execute(f"CREATE OR REPLACE TABLE {history} AS " + versions_sql(entity, keep, snapshot_profiles))
-    record_places.queue_rederived(con, entity, history, remembered)
+    record_places.queue_rederived(con, entity.name, history, remembered)
     return None
 
 

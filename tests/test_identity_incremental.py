@@ -11,7 +11,8 @@ import duckdb
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
 from connectors.profiles import SCHEMAS_DIR, load_profiles
-from pipelines import per_customer, unpublished
+from pipelines import per_customer, record_places, unpublished
+from pipelines.core import ORDER_REFERENCES
 from pipelines.definitions import build_definitions
 from pipelines.identity import linkage_fingerprint, load_identity_settings
 from pipelines.publish import PUBLISHED, write_published_copy
@@ -37,6 +38,7 @@ IDENTITY_TABLES = {
     "core.orders": "order_key",
     "core.fulfilments": "source_file, source_row",
     "core.tickets": "ticket_id",
+    "core.order_references": "entity, source_file, source_row",
 }
 ORDER_SIDE = ("order_identity_map", "orders", "fulfilments", "tickets")
 # when a run first saw and last keyed each record
@@ -99,6 +101,7 @@ def night_and_again(directory, landing):
     shutil.copytree(directory / "night", directory / "again")
     con = duckdb.connect(str(directory / "again" / "warehouse" / "build" / "crosswalk_build.duckdb"))
     con.execute("DROP TABLE core.customer_link_state")
+    con.execute(f"DROP TABLE {record_places.REFERENCE_QUEUE}")  # order references derived whole
     for table in ORDER_SIDE:  # derived and written whole again
         con.execute(f"DROP TABLE core.{table}")
     con.close()
@@ -113,6 +116,8 @@ def night_and_again(directory, landing):
     for table in ORDER_SIDE:
         assert re.fullmatch(r"\d+ rows written again", step_metadata(night, "core", "update")[table])
         assert step_metadata(again, "core", "update")[table] == "derived whole"
+    assert re.fullmatch(r"\d+ places derived again", step_metadata(night, "core", "update")["order_references"])
+    assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
     # the BI file: the night replaced the changed rows in a copy of the file it published before;
@@ -237,6 +242,26 @@ def test_a_ticket_naming_an_order_the_crm_sends_later_gets_its_order(tmp_path):
     assert step_metadata(night, "core", "person_records_derived")["customer_identity_map"] == "2 places"
     assert linkage(night) == "2 records added, 1 removed"
     assert build_rows(night, ticket_record, []) == [("1405",)]
+
+
+def test_person_records_follow_order_references_derived_on_a_later_run(tmp_path):
+    """A run that skips the order references derives the changed ticket's person record with the
+    reference of before; the next run derives the reference and passes its place on, so the
+    record is derived again, as deriving all would."""
+    landing, first = first_night(tmp_path)
+    ticket_record = ("SELECT order_number FROM core.customer_records "
+                     "WHERE entity = 'support_tickets' AND source_record_id = '5267'")
+    assert build_rows(first, ticket_record, []) == [("1405",)]
+    edit_in_place(landing, "zendesk_tickets.csv", "Id", "5267", "Subject", "Invoice for order #1001")
+    job = build_definitions(str(first.config_path)).resolve_job_def("nightly")
+    without_references = [k for k in job.asset_layer.asset_graph.get_all_asset_keys() if k != ORDER_REFERENCES]
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert job.execute_in_process(instance=instance, asset_selection=without_references).success
+    assert build_rows(first, ticket_record, []) == [("1405",)]
+
+    night = night_and_again(tmp_path, landing)
+    assert step_metadata(night, "core", "update")["order_references"] == "1 places derived again"
+    assert build_rows(night, ticket_record, []) == [("1001",)]
 
 
 def an_order_and_a_ticket(run) -> tuple:
