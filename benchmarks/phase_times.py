@@ -73,7 +73,7 @@ def main() -> None:
     # what the night could reuse: staging histories appended, person records linked
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
-        for key in ("history", "linkage", "update"):
+        for key in ("history", "linkage", "person_records_derived", "update"):
             if key in metadata:
                 print(f"  {key} {event.asset_key.to_user_string()}: {metadata[key].value}")
     print("slowest steps:")
