@@ -213,7 +213,8 @@ def order_references_sql(settings: IdentitySettings) -> str:
 def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySettings, rebuild: bool) -> str:
     """core.order_references and core.order_numbers: the references derived whole, or on a night
     with the same patterns only at the places whose staged record changed; says which."""
-    fingerprint = content_fingerprint([], repr(sorted(settings.order_references.items())))
+    # the patterns and the code that reads them: either changed, every reference may differ
+    fingerprint = content_fingerprint([Path(__file__)], repr(sorted(settings.order_references.items())))
     scoped = not rebuild and record_places.reference_scope(con, fingerprint)
     record_places.staged_views(con, "cw_reference_places" if scoped else None)
     derived = order_references_sql(settings)
