@@ -420,12 +420,14 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
     fingerprint = linkage_fingerprint(settings, references)
     state = None if derive_whole else read_state(con)
     write_state(con, None)  # until the links are complete
-    if not _has_earlier_records(con):
+    earlier_records = _has_earlier_records(con)
+    same_settings = state is not None and state.fingerprint == fingerprint
+    scoped = same_settings and earlier_records and record_places.person_scope(con)
+    record_places.staged_views(con, "cw_record_places" if scoped else None)
+    run_sql_files(con, "core/customer_records_now.sql")
+    if not earlier_records:
         run_sql_files(con, "core/customer_records.sql")
         return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole", "derived": "all"}
-    same_settings = state is not None and state.fingerprint == fingerprint
-    scoped = same_settings and record_places.person_scope(con)
-    record_places.staged_views(con, "cw_record_places" if scoped else None)
     run_sql_files(con, "core/customer_records_arrived.sql")
     [(gone, arrived, earlier)] = con.execute(
         "SELECT (SELECT count(*) FROM cw_records_gone), (SELECT count(*) FROM cw_records_arrived), "
@@ -436,10 +438,12 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
         scoring = _link_changed_records(con, settings, state)
         return {**scoring, "linkage": f"{arrived} records added, {gone} removed", "changed_only": True,
                 "derived": derived}
-    if scoped:  # records outside the places are as they were
+    if scoped:  # records outside the places are as they were, and the settings too
         run_sql(con, "DELETE FROM core.customer_records WHERE record_id IN (SELECT record_id FROM cw_records_gone)",
                 "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
     else:
+        # every record written again: settings that change usable_email or usable_phone leave
+        # record_hash as it was, so the records that kept their hash may still differ
         run_sql_files(con, "core/customer_records_kept.sql")
     return {**_link_all_records(con, settings, fingerprint), "linkage": "derived whole", "derived": derived}
 
@@ -492,8 +496,6 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     A night links only what changed unless derive_whole (a full rebuild) asks for every link.
     `references` are the order reference patterns core.order_references was read with."""
     prepare_customer_matching(con, settings)
-    record_places.staged_views(con, None)
-    run_sql_files(con, "core/customer_records_now.sql")
     scoring = _link_records(con, settings, derive_whole, references)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     run_sql_files(con, "core/customer_edges.sql")
