@@ -235,3 +235,12 @@ def test_discovery_reads_a_ready_sheet_ahead_once_for_the_raw_load(tmp_path, mon
     assert sorted(reads) == sorted(r["source_sheet"] for r in ready) and not files_module._held_for_load
     read_columns(tables[0])
     assert len(reads) == 3  # taken once: a later read reads again
+
+
+@pytest.mark.parametrize("content", [b"", b"order_id\n1\n", os.urandom(3 << 20)])
+def test_the_mapped_file_hash_is_the_sha256_of_the_bytes(tmp_path, content):
+    import hashlib
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    assert files_module.file_sha256(path) == hashlib.sha256(content).hexdigest()
