@@ -14,7 +14,9 @@ from pipelines import record_places
 from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
-from pipelines.staging_sql import LINEAGE_COLUMNS, ident, issue_still_holds_sql, literal, typed_rows_sql
+from pipelines.staging_sql import (
+    LINEAGE_COLUMNS, ident, issue_still_holds_sql, literal, raw_hash_sql, typed_rows_sql,
+)
 
 QUALITY_TABLES = {
     "rejected_rows": """entity VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT,
@@ -80,10 +82,13 @@ def typing_fingerprint(profile: Profile) -> str:
     return content_fingerprint([profile.path, *TYPING_SOURCES])
 
 
-def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> tuple[int, int]:
+def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> tuple[int, int, int]:
     """staging.<entity>_typed holds every raw row typed, with its errors and issues. Only the raw
     loads (file, sheet, load id) not typed before under the same fingerprint are typed now; rows of
-    loads that left raw go. Returns the numbers of rows typed now and of rows that went."""
+    loads that left raw go. A row of a new load with the same place (file, sheet, row) and content
+    (raw_hash) as a row of a load that left keeps that typed row, moved to the new load: an export
+    sent again whole is typed only where it changed. Returns the numbers of rows typed now, of
+    rows that went or moved, and of rows moved."""
     table = f"staging.{entity.name}_typed"
     fingerprints = pd.DataFrame({"profile": [p.name for p in profiles],
                                  "typing_fingerprint": [typing_fingerprint(p) for p in profiles]})
@@ -96,21 +101,61 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
         replaced = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if existing else 0
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, NULL::VARCHAR AS typing_fingerprint "
                     f"FROM ({typed_all}) WHERE false")
+    # loads compared as sets (a few rows), not row by row: a night adds or drops few loads
+    load = "load_id, file_hash, source_sheet, profile"
     same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
                  "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
-    dropped = con.execute(f"""
-        DELETE FROM {table} t
-        WHERE NOT EXISTS (SELECT 1 FROM raw.{entity.name} r WHERE {same_load})
-           OR NOT EXISTS (SELECT 1 FROM cw_fingerprints f
-                          WHERE f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint)""").fetchone()[0]
-    pending = (f"(SELECT r.* FROM raw.{entity.name} r WHERE NOT EXISTS "
-               f"(SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, profile FROM {table}) t "
-               f"WHERE {same_load}))")
-    typed_now = con.execute(
-        f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
-        f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
+    same_typing = "f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_raw_loads AS SELECT DISTINCT {load} FROM raw.{entity.name}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_typed_loads AS SELECT DISTINCT {load}, typing_fingerprint FROM {table}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_dropped_loads AS
+        SELECT * FROM cw_typed_loads t
+        WHERE NOT EXISTS (SELECT 1 FROM cw_raw_loads r WHERE {same_load})
+           OR NOT EXISTS (SELECT 1 FROM cw_fingerprints f WHERE {same_typing})""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_pending_loads AS
+        SELECT * FROM cw_raw_loads r
+        WHERE NOT EXISTS (SELECT 1 FROM cw_typed_loads t JOIN cw_fingerprints f ON {same_typing}
+                          WHERE {same_load})""")
+    [(dropped_loads, pending_loads)] = con.execute(
+        "SELECT (SELECT count(*) FROM cw_dropped_loads), (SELECT count(*) FROM cw_pending_loads)").fetchall()
+    moved = dropped = typed_now = 0
+    if dropped_loads and pending_loads:
+        # each new row takes at most one earlier typed row, and each typed row goes to one new row
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE cw_moved AS
+            SELECT * FROM (
+                SELECT * FROM (
+                    SELECT t.rowid AS typed_row, r.raw_row, r.load_id, r.file_hash
+                    FROM (SELECT r.rowid AS raw_row, r.*, {raw_hash_sql(entity, "r")} AS raw_hash
+                          FROM raw.{entity.name} r
+                          WHERE EXISTS (SELECT 1 FROM cw_pending_loads t WHERE {same_load})) r
+                    JOIN {table} t
+                      ON t.source_file = r.source_file AND t.source_sheet IS NOT DISTINCT FROM r.source_sheet
+                     AND t.profile = r.profile AND t.source_row = r.source_row AND t.raw_hash = r.raw_hash
+                    WHERE EXISTS (SELECT 1 FROM cw_dropped_loads d
+                                  WHERE d.load_id = t.load_id AND d.file_hash = t.file_hash
+                                    AND d.source_sheet IS NOT DISTINCT FROM t.source_sheet AND d.profile = t.profile)
+                      AND EXISTS (SELECT 1 FROM cw_fingerprints f WHERE {same_typing})
+                    QUALIFY row_number() OVER (PARTITION BY r.raw_row ORDER BY t.rowid) = 1)
+                QUALIFY row_number() OVER (PARTITION BY typed_row) = 1)""")
+        moved = con.execute(f"UPDATE {table} t SET load_id = m.load_id, file_hash = m.file_hash "
+                            f"FROM cw_moved m WHERE t.rowid = m.typed_row").fetchone()[0]
+    if dropped_loads:
+        dropped = con.execute(f"DELETE FROM {table} t WHERE EXISTS "
+                              f"(SELECT 1 FROM cw_dropped_loads r WHERE {same_load})").fetchone()[0]
+    if pending_loads:
+        unmoved = "AND r.rowid NOT IN (SELECT raw_row FROM cw_moved)" if moved else ""
+        pending = (f"(SELECT r.* FROM raw.{entity.name} r WHERE EXISTS "
+                   f"(SELECT 1 FROM cw_pending_loads t WHERE {same_load}) {unmoved})")
+        typed_now = con.execute(
+            f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
+            f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
+    for name in ("cw_raw_loads", "cw_typed_loads", "cw_dropped_loads", "cw_pending_loads", "cw_moved"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     con.unregister("cw_fingerprints")
-    return int(typed_now), int(replaced + dropped)
+    return int(typed_now), int(replaced + dropped + moved), int(moved)
 
 
 def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int) -> int | None:
@@ -205,7 +250,7 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
-            typed_now, typed_dropped = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
+            typed_now, typed_dropped, typed_moved = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
             con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
                         f"FROM staging.{entity.name}_typed")
             appended = write_history(con, entity, keep, [p.name for p in profiles if p.export == "snapshot"],
@@ -257,6 +302,8 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                 "rejected_rows": dg.MetadataValue.int(int(rejected[["source_file", "source_row"]].drop_duplicates().shape[0])),
                 "value_issues": dg.MetadataValue.int(int(issues)),
                 "rows_typed_this_run": dg.MetadataValue.int(typed_now),
+                # rows of an export sent again, at the same place and as they were: typed before
+                "rows_kept_typed": dg.MetadataValue.int(typed_moved),
                 # appended: the night only added records; derived again: all versions recomputed
                 "history": "derived again" if appended is None else f"{appended} versions appended",
                 "rejections": markdown_table(rejected),

@@ -137,8 +137,9 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
     lineage = ", ".join(ident(c) for c in LINEAGE_COLUMNS)
     where = f"profile = {literal(profile.name)}"
     if not profile.record_key:
-        return f"(SELECT {lineage}, row_problem, [source_row] AS source_rows, " \
-               f"{', '.join(ident(f) for f in entity.fields)} FROM {raw_table} WHERE {where})"
+        fields = ", ".join(ident(f) for f in entity.fields)
+        return f"(SELECT {lineage}, row_problem, [source_row] AS source_rows, {fields}, " \
+               f"{raw_hash_sql(entity)} AS raw_hash FROM {raw_table} WHERE {where})"
     key = ident(profile.record_key)
     fields = []
     for name in entity.fields:
@@ -156,12 +157,20 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
         f"(SELECT load_id, source_file, source_sheet, min(source_row) AS source_row, file_hash, profile,\n"
         f"   string_agg(row_problem, '; ' ORDER BY source_row) AS row_problem,\n"
         f"   list(source_row ORDER BY source_row) AS source_rows,\n"
-        f"   {', '.join(fields)}\n"
+        f"   {', '.join(fields)}, NULL::UBIGINT AS raw_hash\n"
         f" FROM {raw_table} WHERE {where}\n"
         # a row without the key cannot be placed in a record: it stands alone (and is rejected)
         f" GROUP BY load_id, source_file, source_sheet, file_hash, profile,\n"
         f"   coalesce(nullif(trim({key}), ''), '#row ' || source_row))"
     )
+
+
+def raw_hash_sql(entity: Entity, alias: str = "") -> str:
+    """What typing a raw row reads of it, hashed: a row of a later export with the same place and
+    hash types alike (pipelines/staging.py reuses its typed row). Records made of several line
+    rows (record_key) have none."""
+    prefix = f"{alias}." if alias else ""
+    return f"hash({', '.join(prefix + ident(c) for c in ('row_problem', *entity.fields))})"
 
 
 def _text_column(name: str) -> str:
@@ -209,9 +218,10 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
     return (
         f"SELECT {lineage}, source_rows, {fields},\n"
         f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
-        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
+        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues,\n"
+        f"  raw_hash\n"
         f"FROM (SELECT *, {', '.join(typed)}\n"
-        f"      FROM (SELECT {lineage}, source_rows, row_problem, {', '.join(cleaned)}\n"
+        f"      FROM (SELECT {lineage}, source_rows, row_problem, raw_hash, {', '.join(cleaned)}\n"
         f"            FROM {_source(entity, profile, raw_table)}))"
     )
 
@@ -225,5 +235,5 @@ def typed_rows_sql(entity: Entity, profiles: list[Profile], raw_table: str) -> s
         ) + ", CAST([] AS BIGINT[]) AS source_rows"
         fields = ", ".join(f"CAST(NULL AS {SQL_TYPES[s.type]}) AS {ident(s.name)}" for s in entity.fields.values())
         empty = f"CAST([] AS {PROBLEM_TYPE}[])"
-        return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues WHERE false"
+        return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues, NULL::UBIGINT AS raw_hash WHERE false"
     return "\nUNION ALL BY NAME\n".join(profile_select(entity, p, raw_table) for p in profiles)

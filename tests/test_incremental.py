@@ -106,3 +106,40 @@ def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
         sql = f"SELECT * EXCLUDE (load_id) FROM staging.{entity}_history ORDER BY ALL"
         assert night.query(sql, published=False).equals(full.query(sql, published=False)), entity
     assert marts(night).equals(marts(full))
+
+
+def test_a_snapshot_sent_again_is_typed_only_where_it_changed(tmp_path):
+    """HubSpot's contacts exported again whole: one row edited, two contacts added. The rows at
+    the same place with the same content keep their typed rows (moved to the new load), the rest
+    are typed, and the night ends as a full build of the same files."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    contacts = landing / "crm" / "hubspot_contacts.csv"
+    rows = csv_all_rows(contacts, fmt := csv_format(contacts))
+    header = rows[0]
+    first = nightly_run_in(tmp_path, landing)
+    assert first.result.success
+
+    edited = [list(row) for row in rows]
+    edited[5][header.index("City")] = "Harrogate"
+    added = [[str(99_000_000 + i), *row[1:3], f"added{i}@example.com", *row[4:]] for i, row in enumerate(rows[1:3])]
+    write_rows(contacts, [*edited, *added], fmt.delimiter)
+    night = nightly_run_in(tmp_path, landing)
+    assert night.result.success
+    assert step_metadata(night, "staging", "rows_kept_typed")["crm_contacts"] == len(rows) - 2
+    assert rows_typed(night)["crm_contacts"] == 1 + len(added)
+    typed = "SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_typed ORDER BY ALL"
+    loads = night.query("SELECT DISTINCT load_id FROM staging.crm_contacts_typed", published=False)["load_id"]
+    assert loads.tolist() == [night.result.run_id], "every typed row is the new export's"
+
+    (tmp_path / "full").mkdir()
+    full = nightly_run_in(tmp_path / "full", landing)
+    assert step_metadata(full, "staging", "rows_kept_typed")["crm_contacts"] == 0
+    assert night.query(typed, published=False).equals(full.query(typed, published=False))
+    for sql in ("SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_history ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM quality.value_issues ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM quality.rejected_rows ORDER BY ALL"):
+        assert night.query(sql, published=False).equals(full.query(sql, published=False)), sql
+    city = night.query(f"SELECT city FROM staging.crm_contacts WHERE crm_contact_id = '{rows[5][0]}'",
+                       published=False)["city"]
+    assert city.tolist() == ["Harrogate"]
