@@ -273,9 +273,13 @@ def raw_record_sql(layout: list[tuple[str, str | None]], alias: str, prefix: str
     return f"json_object({', '.join(pairs)})::VARCHAR", params
 
 
-def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict) -> int:
+def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, leaving: list[str]) -> tuple[int, int]:
     """Append the table's records to raw.<entity>: each cell once, under its canonical field name
-    or (not mapped) in unmapped_cells under its header; lineage; returns the number of records.
+    or (not mapped) in unmapped_cells under its header; lineage. Returns the number of records
+    and how many of them were already there: a row at the same place (file name, sheet, row) with
+    the same cells in a load leaving tonight (file hashes `leaving`), as in a snapshot exported
+    again whole, is not written again but moved to this load (its load id and file hash), which
+    is what writing it again would give, for a fraction of the cost.
     The whole row is not stored again as JSON (a second copy of every cell, seconds per million
     rows to write): raw_record_sql rebuilds it where a row is quarantined."""
     records = read_columns(table)
@@ -285,17 +289,43 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict) -> 
     params = {**{f"k{i}": key for i, key in unmapped}, **{f"l_{c}": v for c, v in lineage.items()}}
     cells = (f"MAP([{', '.join(f'$k{i}' for i, _ in unmapped)}], [{', '.join(column_name(i) for i, _ in unmapped)}])"
              if unmapped else "NULL")
+    fields = field_positions(table.headers, table.profile)
     selects = [
         *(f"${'l_' + c}::VARCHAR AS {ident(c)}" for c in lineage),
-        f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"{cells} AS unmapped_cells",
-        *(f"{column_name(i)} AS {ident(f)}" for f, i in field_positions(table.headers, table.profile).items()),
+        f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"{cells}::MAP(VARCHAR, VARCHAR) AS unmapped_cells",
+        *(f"{column_name(i)} AS {ident(f)}" for f, i in fields.items()),
     ]
+    landed = f"SELECT {', '.join(selects)} FROM landing_records"
+    # the cells as raw.<entity> holds them, on both sides
+    content = ", ".join(["row_problem", "unmapped_cells", *(ident(f) for f in entity.fields)])
+    content_landed = ", ".join([ROW_PROBLEM, f"{cells}::MAP(VARCHAR, VARCHAR)",
+                                *(f"{column_name(fields[f])}::VARCHAR" if f in fields else "NULL::VARCHAR"
+                                  for f in entity.fields)])
+    # a row this run moved already (another file of the same name) has this run's load id
+    place = ("list_contains($leaving, o.file_hash) AND o.load_id <> $l_load_id AND o.source_file = $l_source_file "
+             "AND o.source_sheet IS NOT DISTINCT FROM $l_source_sheet AND o.profile = $l_profile")
+    place_params = {"leaving": leaving, **{k: params[k] for k in ("l_load_id", "l_source_file", "l_source_sheet",
+                                                                  "l_profile")}}
+    moved = 0
     con.register("landing_records", records)
     try:
-        con.execute(f"INSERT INTO raw.{entity.name} BY NAME SELECT {', '.join(selects)} FROM landing_records", params)
+        if leaving:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE cw_rows_there AS
+                SELECT n.source_row, min(o.rowid) AS raw_row
+                FROM (SELECT {SOURCE_ROW} AS source_row, hash({content_landed}) AS content FROM landing_records) n
+                JOIN (SELECT rowid, source_row, hash({content}) AS content FROM raw.{entity.name} o WHERE {place}) o
+                  ON o.source_row = n.source_row AND o.content = n.content
+                GROUP BY n.source_row""", {k: v for k, v in params.items() if not k.startswith("l_")} | place_params)
+            moved = con.execute(f"UPDATE raw.{entity.name} SET load_id = $l_load_id, file_hash = $l_file_hash "
+                                f"WHERE rowid IN (SELECT raw_row FROM cw_rows_there)",
+                                {k: params[k] for k in ("l_load_id", "l_file_hash")}).fetchone()[0]
+        unmoved = f"WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if moved else ""
+        con.execute(f"INSERT INTO raw.{entity.name} BY NAME SELECT * FROM ({landed}) {unmoved}", params)
+        con.execute("DROP TABLE IF EXISTS cw_rows_there")
     finally:
         con.unregister("landing_records")
-    return records.num_rows
+    return records.num_rows, int(moved)
 
 
 def _raw_columns(entity: Entity) -> dict[str, str]:
@@ -345,24 +375,29 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                            "file_hash": file_hash, "profile": profile}
                 to_read.append((table, lineage, fingerprint))
             kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
-            ledger, per_file = [], {}
+            con.register("kept_tables", kept_tables)
+            ledger, per_file, rows_moved = [], {}, 0
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
             try:
                 if rebuild:
                     con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
-                # rows of files no longer in the landing folder, or to be read again, go
+                # rows of files no longer in the landing folder, or to be read again, go (once the
+                # files read have taken the rows they repeat); this run's rows are those just read
                 unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
                           "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
-                con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept}")
-                con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
+                kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
+                leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
                 for table, lineage, fingerprint in to_read:
-                    rows = _insert_records(con, entity, table, lineage)
+                    rows, moved = _insert_records(con, entity, table, lineage, leaving)
+                    rows_moved += moved
                     per_file[table.source_file] = per_file.get(table.source_file, 0) + rows
                     ledger.append({"entity": entity.name, "file_hash": lineage["file_hash"],
                                    "source_sheet": table.sheet, "profile": lineage["profile"],
                                    "load_fingerprint": fingerprint, "load_id": context.run.run_id,
                                    "rows": rows, "loaded_at": dt.datetime.now(dt.timezone.utc)})
+                con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept} AND t.load_id <> ?", [context.run.run_id])
+                con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
                 new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
                 con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
             except BaseException:
@@ -378,6 +413,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             metadata={**metadata,
                       "tables_read": dg.MetadataValue.int(len(ledger)),
                       "tables_reused": dg.MetadataValue.int(len(kept)),
+                      # rows of a file read again that were there as they are, from its earlier export
+                      "rows_already_there": dg.MetadataValue.int(rows_moved),
                       "rows_read_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
         )
 

@@ -108,10 +108,10 @@ def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
     assert marts(night).equals(marts(full))
 
 
-def test_a_snapshot_sent_again_is_typed_only_where_it_changed(tmp_path):
+def test_a_snapshot_sent_again_is_written_and_typed_only_where_it_changed(tmp_path):
     """HubSpot's contacts exported again whole: one row edited, two contacts added. The rows at
-    the same place with the same content keep their typed rows (moved to the new load), the rest
-    are typed, and the night ends as a full build of the same files."""
+    the same place with the same content keep their raw and typed rows (moved to the new load),
+    the rest are written and typed, and the night ends as a full build of the same files."""
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     contacts = landing / "crm" / "hubspot_contacts.csv"
@@ -126,6 +126,7 @@ def test_a_snapshot_sent_again_is_typed_only_where_it_changed(tmp_path):
     write_rows(contacts, [*edited, *added], fmt.delimiter)
     night = nightly_run_in(tmp_path, landing)
     assert night.result.success
+    assert step_metadata(night, "raw", "rows_already_there")["crm_contacts"] == len(rows) - 2
     assert step_metadata(night, "staging", "rows_kept_typed")["crm_contacts"] == len(rows) - 2
     assert rows_typed(night)["crm_contacts"] == 1 + len(added)
     typed = "SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_typed ORDER BY ALL"
@@ -136,7 +137,9 @@ def test_a_snapshot_sent_again_is_typed_only_where_it_changed(tmp_path):
     full = nightly_run_in(tmp_path / "full", landing)
     assert step_metadata(full, "staging", "rows_kept_typed")["crm_contacts"] == 0
     assert night.query(typed, published=False).equals(full.query(typed, published=False))
-    for sql in ("SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_history ORDER BY ALL",
+    assert step_metadata(full, "raw", "rows_already_there")["crm_contacts"] == 0
+    for sql in ("SELECT * EXCLUDE (load_id, unmapped_cells), unmapped_cells::VARCHAR FROM raw.crm_contacts ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_history ORDER BY ALL",
                 "SELECT * EXCLUDE (load_id) FROM quality.value_issues ORDER BY ALL",
                 "SELECT * EXCLUDE (load_id) FROM quality.rejected_rows ORDER BY ALL"):
         assert night.query(sql, published=False).equals(full.query(sql, published=False)), sql
