@@ -93,12 +93,23 @@ def _fast_csv(table: LandingTable, width: int) -> pa.Table | None:
     records = arrow_records(table.path, _text_format(table), table.header_index + 1, names)
     if records is None or records.num_rows == 0:
         return None
-    blank = _all([pc.equal(pc.utf8_trim_whitespace(records[n]), "") for n in names], pc.and_)
+    blank = _blank_rows(records, names)
     numbers = pa.array(range(1, records.num_rows + 1), pa.int64())
     records = records.append_column(SOURCE_ROW, numbers).append_column(ROW_PROBLEM, pa.nulls(records.num_rows, pa.string()))
     if pc.any(blank).as_py():
         records = records.filter(pc.invert(blank))
     return records.select([SOURCE_ROW, ROW_PROBLEM, *names])
+
+
+def _blank_rows(records: pa.Table, names: list[str]) -> pa.Array:
+    """Rows whose every cell is empty or spaces; once no row is left blank, the other columns
+    need no look (most exports fill their first column)."""
+    blank = pc.equal(pc.utf8_trim_whitespace(records[names[0]]), "")
+    for name in names[1:]:
+        if not pc.any(blank).as_py():
+            break
+        blank = pc.and_(blank, pc.equal(pc.utf8_trim_whitespace(records[name]), ""))
+    return blank
 
 
 def _csv_columns(table: LandingTable, width: int) -> tuple[list[int], list[list], dict[int, str]]:
@@ -240,7 +251,8 @@ def _judge_cell_sizes(headers: list[str], records: pa.Table) -> pa.Table:
     """An oversized cell is not data anyone typed: its row is quarantined and the cell clipped."""
     for position, header in enumerate(headers):
         name = column_name(position)
-        if (pc.max(pc.utf8_length(records[name])).as_py() or 0) <= MAX_FIELD_BYTES:
+        # a value has at least as many bytes as characters, and bytes are counted without decoding
+        if (pc.max(pc.binary_length(records[name])).as_py() or 0) <= MAX_FIELD_BYTES:
             continue
         values, problems = records[name].to_pylist(), records[ROW_PROBLEM].to_pylist()
         for j, value in enumerate(values):
