@@ -123,23 +123,24 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     moved = dropped = typed_now = 0
     if dropped_loads and pending_loads:
         # each new row takes at most one earlier typed row, and each typed row goes to one new row
+        # (the second only matters for two new files of one name)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE cw_moved AS
             SELECT * FROM (
-                SELECT * FROM (
-                    SELECT t.rowid AS typed_row, r.raw_row, r.load_id, r.file_hash
-                    FROM (SELECT r.rowid AS raw_row, r.*, {raw_hash_sql(entity, "r")} AS raw_hash
-                          FROM raw.{entity.name} r
-                          WHERE EXISTS (SELECT 1 FROM cw_pending_loads t WHERE {same_load})) r
-                    JOIN {table} t
-                      ON t.source_file = r.source_file AND t.source_sheet IS NOT DISTINCT FROM r.source_sheet
-                     AND t.profile = r.profile AND t.source_row = r.source_row AND t.raw_hash = r.raw_hash
-                    WHERE EXISTS (SELECT 1 FROM cw_dropped_loads d
-                                  WHERE d.load_id = t.load_id AND d.file_hash = t.file_hash
-                                    AND d.source_sheet IS NOT DISTINCT FROM t.source_sheet AND d.profile = t.profile)
-                      AND EXISTS (SELECT 1 FROM cw_fingerprints f WHERE {same_typing})
-                    QUALIFY row_number() OVER (PARTITION BY r.raw_row ORDER BY t.rowid) = 1)
-                QUALIFY row_number() OVER (PARTITION BY typed_row) = 1)""")
+                SELECT r.raw_row, any_value(r.load_id) AS load_id, any_value(r.file_hash) AS file_hash,
+                       min(t.rowid) AS typed_row
+                FROM (SELECT r.rowid AS raw_row, r.*, {raw_hash_sql(entity, "r")} AS raw_hash
+                      FROM raw.{entity.name} r
+                      WHERE EXISTS (SELECT 1 FROM cw_pending_loads t WHERE {same_load})) r
+                JOIN {table} t
+                  ON t.source_file = r.source_file AND t.source_sheet IS NOT DISTINCT FROM r.source_sheet
+                 AND t.profile = r.profile AND t.source_row = r.source_row AND t.raw_hash = r.raw_hash
+                WHERE EXISTS (SELECT 1 FROM cw_dropped_loads d
+                              WHERE d.load_id = t.load_id AND d.file_hash = t.file_hash
+                                AND d.source_sheet IS NOT DISTINCT FROM t.source_sheet AND d.profile = t.profile)
+                  AND EXISTS (SELECT 1 FROM cw_fingerprints f WHERE {same_typing})
+                GROUP BY r.raw_row)
+            QUALIFY row_number() OVER (PARTITION BY typed_row ORDER BY raw_row) = 1""")
         moved = con.execute(f"UPDATE {table} t SET load_id = m.load_id, file_hash = m.file_hash "
                             f"FROM cw_moved m WHERE t.rowid = m.typed_row").fetchone()[0]
     if dropped_loads:
