@@ -70,11 +70,12 @@ def main() -> None:
     other = {k: v for k, v in phases.items() if k not in PHASES}
     for phase, seconds in other.items():
         print(f"  {phase:<8} {seconds:6.2f} s")
-    # what the night could reuse: staging histories appended, person records linked
+    # what the night could reuse: rows of exports sent again, staging histories appended, person
+    # records linked
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
-        for key in ("history", "linkage", "person_records_derived", "update"):
-            if key in metadata:
+        for key in ("rows_already_there", "rows_kept_typed", "history", "linkage", "person_records_derived", "update"):
+            if key in metadata and (metadata[key].value or key not in ("rows_already_there", "rows_kept_typed")):
                 print(f"  {key} {event.asset_key.to_user_string()}: {metadata[key].value}")
     print("slowest steps:")
     for step, seconds in sorted(steps.items(), key=lambda s: -s[1])[:args.slowest]:
