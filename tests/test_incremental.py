@@ -109,13 +109,16 @@ def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
 
 
 def test_a_snapshot_sent_again_is_written_and_typed_only_where_it_changed(tmp_path):
-    """HubSpot's contacts exported again whole: one row edited, two contacts added. The rows at
-    the same place with the same content keep their raw and typed rows (moved to the new load),
-    the rest are written and typed, and the night ends as a full build of the same files."""
+    """HubSpot's contacts, with a column no profile maps, exported again whole: one row edited,
+    two contacts added. The rows at the same place with the same content keep their raw and typed
+    rows (moved to the new load), the rest are written and typed, and the night ends as a full
+    build of the same files."""
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     contacts = landing / "crm" / "hubspot_contacts.csv"
     rows = csv_all_rows(contacts, fmt := csv_format(contacts))
+    rows = [[*rows[0], "Favourite Colour"], *([*row, f"blue {i % 3}"] for i, row in enumerate(rows[1:]))]
+    write_rows(contacts, rows, fmt.delimiter)
     header = rows[0]
     first = nightly_run_in(tmp_path, landing)
     assert first.result.success
