@@ -9,17 +9,24 @@ only them too. A first build, a full rebuild or a change of columns writes the t
 
 import duckdb
 
+from pipelines import order_scope
 from pipelines.metadata import column_names
 from pipelines.sql_assets import run_sql
 from pipelines.unpublished import UnpublishedRows, queue_every_row, queue_keys
 
 
-def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, view: str, rebuild: bool) -> str:
-    """Write `rows.table` from the relation `view` (whole, or the changed keys' rows); what it did."""
+def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, view: str, rebuild: bool,
+                       within: str | None = None, order_keys: bool = False) -> str:
+    """Write `rows.table` from the relation `view` (whole, or the changed keys' rows); what it did.
+    With `within` (a relation of keys), `view` holds only those keys' rows and only they are
+    compared. With `order_keys`, the order_key of each changed row, before and after, is queued
+    for core.orders (pipelines/order_scope.py)."""
     table = rows.table
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:
-        run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(rows))
+        run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(rows),
+                *(order_scope.queue_every_order_sql() if order_keys else []))
         return "derived whole"
+    changed = rows.row_in_queue("cw_rows_changed")
     run_sql(con,
             f"CREATE OR REPLACE TEMP TABLE cw_rows_now AS SELECT * FROM {view}",
             # rows compared by a hash of the whole row, joined by key: 0.3 s for the order map
@@ -28,10 +35,14 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
             f"""CREATE OR REPLACE TEMP TABLE cw_rows_changed AS
                 SELECT {rows.columns}
                 FROM (SELECT {rows.columns}, hash(n) AS row_hash FROM cw_rows_now n) n
-                FULL JOIN (SELECT {rows.columns}, hash(o) AS row_hash FROM {table} o) o USING ({rows.columns})
+                FULL JOIN (SELECT {rows.columns}, hash(o) AS row_hash FROM {table} o
+                           {f"WHERE {rows.row_in_queue(within)}" if within else ""}) o USING ({rows.columns})
                 WHERE n.row_hash IS DISTINCT FROM o.row_hash""",
-            f"DELETE FROM {table} WHERE {rows.row_in_queue('cw_rows_changed')}",
-            f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {rows.row_in_queue('cw_rows_changed')}",
+            *(order_scope.queue_order_keys_sql(f"SELECT order_key FROM {table} WHERE {changed} "
+                                               f"UNION SELECT order_key FROM cw_rows_now WHERE {changed}")
+              if order_keys else []),
+            f"DELETE FROM {table} WHERE {changed}",
+            f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {changed}",
             *queue_keys(rows, f"SELECT {rows.columns} FROM cw_rows_changed"))
     [(changed,)] = con.execute("SELECT count(*) FROM cw_rows_changed").fetchall()
     con.execute("DROP TABLE cw_rows_now")

@@ -3,13 +3,13 @@
 
 import dagster as dg
 
-from pipelines import unpublished
+from pipelines import order_scope, unpublished
 from pipelines.changed_rows import write_changed_rows
 from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
 from pipelines.resources import WarehouseResource
-from pipelines.sql_assets import run_sql_files
+from pipelines.sql_assets import run_sql, run_sql_files
 from pipelines.staging import staging_key
 
 ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
@@ -95,7 +95,7 @@ def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
                       rows: unpublished.UnpublishedRows | None = None) -> dg.AssetsDefinition:
     """A table from its SQL file: written whole, or (with `rows`, the file making the view
-    cw_<table>) by the rows that changed."""
+    cw_<table>) by the rows that changed, whose orders core.orders then derives again."""
     table = key.path[-1]
 
     @dg.asset(key=key, deps=deps, **_CORE, description=description)
@@ -105,7 +105,7 @@ def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
             run_sql_files(con, f"core/{table}.sql")
             if rows is None:
                 return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
-            update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild)
+            update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild, order_keys=True)
             return dg.MaterializeResult(metadata={**table_metadata(con, "core", table),
                                                   "update": dg.MetadataValue.text(update)})
 
@@ -128,12 +128,32 @@ campaigns = _simple_sql_asset(
     CAMPAIGNS, [staging_key("marketing_campaigns")],
     "Marketing campaigns with send time and any delivery promise they made.",
 )
-orders = _simple_sql_asset(
-    ORDERS, [staging_key("crm_sales_orders"), ORDER_IDENTITY_MAP, CUSTOMER_IDENTITY_MAP, FULFILMENTS, TICKETS, CAMPAIGNS],
-    "One row per order across CRM, fulfilment and support: customer, ordered/shipped/delivered times (UTC), "
-    "promised date, fulfilment cost, linked tickets and whether it went wrong (and why).",
-    unpublished.ORDERS,
+@dg.asset(
+    key=ORDERS,
+    deps=[staging_key("crm_sales_orders"), ORDER_IDENTITY_MAP, CUSTOMER_IDENTITY_MAP, FULFILMENTS, TICKETS, CAMPAIGNS],
+    **_CORE,
+    description="One row per order across CRM, fulfilment and support: customer, ordered/shipped/delivered times "
+    "(UTC), promised date, fulfilment cost, linked tickets and whether it went wrong (and why). A night derives "
+    "again only the orders whose sales order, references, customer, fulfilments or tickets changed.",
 )
+def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        fingerprint = order_scope.orders_fingerprint(con)
+        scoped = not warehouse.full_rebuild and order_scope.order_scope(con, fingerprint)
+        if not scoped:
+            con.execute("CREATE OR REPLACE TEMP TABLE cw_order_scope (order_key VARCHAR)")
+        con.execute("SET VARIABLE orders_scoped = ?", [scoped])
+        run_sql_files(con, "core/orders.sql")
+        update = write_changed_rows(con, unpublished.ORDERS, "cw_orders", warehouse.full_rebuild,
+                                    within="cw_order_scope" if scoped else None)
+        derived = con.execute("SELECT count(*) FROM cw_order_scope").fetchall()[0][0] if scoped else None
+        run_sql(con, *order_scope.orders_derived_sql(fingerprint))
+        return dg.MaterializeResult(metadata={
+            **table_metadata(con, "core", "orders"),
+            "update": dg.MetadataValue.text(update),
+            # "all", or on a night the orders whose inputs changed
+            "orders_derived": dg.MetadataValue.text("all" if derived is None else f"{derived} orders"),
+        })
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
-from pipelines import identity_linkage, record_places, unpublished
+from pipelines import identity_linkage, order_scope, record_places, unpublished
 from pipelines.changed_rows import write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
@@ -480,13 +480,24 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
     """core.customer_identity_map, whole or (changed_only) for the records whose row may change;
     quality.identity_oversized_clusters."""
     run_sql_files(con, "core/customer_identity_map.sql")
+    # an order's customer is its sales order's or shipments' (pipelines/order_scope.py)
+    order_places = order_scope.has_place_queue(con)
     if changed_only:
+        after = ("SELECT record_id, customer_key FROM core.customer_identity_map "
+                 "WHERE record_id IN (SELECT record_id FROM cw_map_scope)")
+        places = f"""
+            SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map
+            WHERE entity IN ('crm_sales_orders', 'inventory_shipments') AND record_id IN (
+                SELECT record_id FROM ((SELECT * FROM cw_members_before EXCEPT {after})
+                                       UNION ALL ({after} EXCEPT SELECT * FROM cw_members_before)))"""
         run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
+                *(order_scope.queue_places_sql(places) if order_places else []),
                 *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP,
                             "SELECT record_id FROM cw_members_before UNION SELECT record_id FROM cw_map_scope"))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
-                queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP))
+                queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),
+                *(order_scope.queue_places_sql("VALUES ('crm_sales_orders', NULL, NULL)") if order_places else []))
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,
@@ -518,6 +529,6 @@ def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = F
     con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
     con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
     run_sql_files(con, "core/order_identity_map.sql")
-    update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild)
+    update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild, order_keys=True)
     run_sql_files(con, "core/order_unmatched_refs.sql")
     return update

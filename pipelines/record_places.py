@@ -3,7 +3,8 @@ references and person records only there.
 
 Each consumer keeps a queue of places (a NULL place: every record of the entity): the order
 references step `staging.reference_places_changed`, customer identity
-`staging.record_places_changed`. Staging fills the queues that exist as it writes an entity's
+`staging.record_places_changed`, and core.orders `staging.order_places_changed` (its sales orders;
+pipelines/order_scope.py). Staging fills the queues that exist as it writes an entity's
 history: the places of the versions it appended, or, where it derived every version again, the
 places whose current record differs from before. The order references step derives the
 references of its queued places, passes them on to customer identity (a person record holds the
@@ -25,7 +26,9 @@ REFERENCE_QUEUE = "staging.reference_places_changed"
 PERSON_ENTITIES = ("crm_contacts", "crm_sales_orders", "marketing_subscribers", "support_tickets",
                    "inventory_shipments")
 REFERENCE_ENTITIES = ("crm_sales_orders", "inventory_shipments", "support_tickets")
-QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES}
+# core.orders reads the staged sales orders themselves (pipelines/order_scope.py)
+ORDER_QUEUE = "staging.order_places_changed"
+QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",)}
 # the order numbers known when the person records were last derived
 ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
 # the order reference patterns core.order_references was derived with

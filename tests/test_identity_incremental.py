@@ -3,11 +3,13 @@ nodes touch, and ends with the links, clusters, keys and identity map that deriv
 again gives. A night that changes an earlier record derives them all again."""
 
 import contextlib
+import datetime as dt
 import re
 import shutil
 
 import dagster as dg
 import duckdb
+import openpyxl
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
 from connectors.profiles import SCHEMAS_DIR, load_profiles
@@ -116,6 +118,9 @@ def night_and_again(directory, landing):
     for table in ORDER_SIDE:
         assert re.fullmatch(r"\d+ rows written again", step_metadata(night, "core", "update")[table])
         assert step_metadata(again, "core", "update")[table] == "derived whole"
+    # core.orders: derived for the orders whose inputs changed, and whole after a full derivation
+    assert re.fullmatch(r"\d+ orders", step_metadata(night, "core", "orders_derived")["orders"])
+    assert step_metadata(again, "core", "orders_derived")["orders"] == "all"
     assert re.fullmatch(r"\d+ places derived again", step_metadata(night, "core", "update")["order_references"])
     assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
@@ -351,3 +356,48 @@ def test_rows_changed_on_a_night_that_did_not_publish_reach_the_next_file(tmp_pa
             assert published_table(night, table).equals(copied), table
     finally:
         con.close()
+
+
+def test_an_order_follows_its_shipment_ticket_and_customer_changed_elsewhere(tmp_path):
+    """core.orders derives again only the orders whose inputs changed: here a shipment delivered a
+    day later, a ticket that now reports a damaged item, and a customer whose contact now shares
+    another customer's email. None of them changes the sales order's own row."""
+    landing, first = first_night(tmp_path)
+    [(shipped_order, delivered_at)] = build_rows(first, """
+        SELECT order_number, delivered_at FROM core.orders WHERE delivered_at IS NOT NULL AND shipments = 1
+        ORDER BY order_number LIMIT 1""", [])
+    [(ticket_id, ticket_order)] = build_rows(first, """
+        SELECT t.ticket_id, o.order_number FROM core.tickets t JOIN core.orders o USING (order_key)
+        WHERE t.category NOT IN ('wrong_item', 'damaged_item', 'missing_item') AND NOT o.has_fulfilment_error
+          AND o.is_fulfilled
+        ORDER BY t.ticket_id LIMIT 1""", [])
+    [(joining, joined)] = build_rows(first, """
+        WITH buyers AS (SELECT DISTINCT c.crm_contact_id, o.customer_key
+                        FROM core.orders o JOIN core.customer_identity_map m USING (customer_key)
+                        JOIN staging.crm_contacts c ON m.entity = 'crm_contacts' AND m.source_file = c.source_file
+                                                   AND m.source_row = c.source_row
+                        WHERE c.email IS NOT NULL)
+        SELECT a.crm_contact_id, b.crm_contact_id FROM buyers a JOIN buyers b ON a.customer_key < b.customer_key
+        ORDER BY ALL LIMIT 1""", [])
+
+    [workbook_path] = landing.rglob("shipments.xlsx")
+    workbook = openpyxl.load_workbook(workbook_path)
+    sheet = workbook["Shipments"]
+    header_row = next(r for r in sheet.iter_rows() if r[0].value == "Order #")
+    columns = {cell.value: cell.column - 1 for cell in header_row}
+    for row in sheet.iter_rows(min_row=header_row[0].row + 1):
+        if str(row[columns["Order #"]].value).lstrip("#").removeprefix("SO-") == shipped_order:
+            row[columns["Delivery Date"]].value = row[columns["Delivery Date"]].value + dt.timedelta(days=1)
+    workbook.save(workbook_path)
+    edit_in_place(landing, "zendesk_tickets.csv", "Id", str(ticket_id), "Category", "Damaged item")
+    [contacts] = landing.rglob("hubspot_contacts.csv")
+    rows = csv_all_rows(contacts, fmt := csv_format(contacts))
+    emails = {row[0]: row[rows[0].index("Email")] for row in rows[1:]}
+    edit_in_place(landing, "hubspot_contacts.csv", "Record ID", joining, "Email", emails[joined])
+
+    night = night_and_again(tmp_path, landing)  # holds core.orders to a whole derivation
+    assert re.fullmatch(r"\d+ orders", step_metadata(night, "core", "orders_derived")["orders"])
+    [(later,)] = build_rows(night, "SELECT delivered_at FROM core.orders WHERE order_number = ?", [shipped_order])
+    assert later == delivered_at + dt.timedelta(days=1)
+    [(error,)] = build_rows(night, "SELECT has_fulfilment_error FROM core.orders WHERE order_number = ?", [ticket_order])
+    assert error
