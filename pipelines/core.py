@@ -128,6 +128,8 @@ campaigns = _simple_sql_asset(
     CAMPAIGNS, [staging_key("marketing_campaigns")],
     "Marketing campaigns with send time and any delivery promise they made.",
 )
+
+
 @dg.asset(
     key=ORDERS,
     deps=[staging_key("crm_sales_orders"), ORDER_IDENTITY_MAP, CUSTOMER_IDENTITY_MAP, FULFILMENTS, TICKETS, CAMPAIGNS],
@@ -154,6 +156,8 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
             # "all", or on a night the orders whose inputs changed
             "orders_derived": dg.MetadataValue.text("all" if derived is None else f"{derived} orders"),
         })
+
+
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},

@@ -38,7 +38,7 @@ def queue_every_order_sql() -> list[str]:
 
 def queue_places_sql(places_sql: str) -> list[str]:
     """The statements that queue the places (entity, source_file, source_row) `places_sql`
-    selects, where the queue exists (a build without it derives every order anyway)."""
+    selects; for a build that has the queue (has_place_queue): one without derives every order."""
     return [f"INSERT INTO {ORDER_QUEUE} {places_sql}"]
 
 
