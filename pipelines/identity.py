@@ -480,24 +480,19 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
     """core.customer_identity_map, whole or (changed_only) for the records whose row may change;
     quality.identity_oversized_clusters."""
     run_sql_files(con, "core/customer_identity_map.sql")
-    # an order's customer is its sales order's or shipments' (pipelines/order_scope.py)
-    order_places = order_scope.has_place_queue(con)
     if changed_only:
-        after = ("SELECT record_id, customer_key FROM core.customer_identity_map "
-                 "WHERE record_id IN (SELECT record_id FROM cw_map_scope)")
-        places = f"""
-            SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map
-            WHERE entity IN ('crm_sales_orders', 'inventory_shipments') AND record_id IN (
-                SELECT record_id FROM ((SELECT * FROM cw_members_before EXCEPT {after})
-                                       UNION ALL ({after} EXCEPT SELECT * FROM cw_members_before)))"""
+        # an order's customer is that of its sales order or shipments (pipelines/order_scope.py)
+        moved_places = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
+                        "WHERE entity IN ('crm_sales_orders', 'inventory_shipments') "
+                        "AND record_id IN (SELECT record_id FROM cw_members_moved)")
         run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
-                *(order_scope.queue_places_sql(places) if order_places else []),
+                *order_scope.queue_places_sql(con, moved_places),
                 *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP,
                             "SELECT record_id FROM cw_members_before UNION SELECT record_id FROM cw_map_scope"))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
                 queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),
-                *(order_scope.queue_places_sql("VALUES ('crm_sales_orders', NULL, NULL)") if order_places else []))
+                *order_scope.queue_places_sql(con, "VALUES ('crm_sales_orders', NULL, NULL)"))
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,

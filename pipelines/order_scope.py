@@ -6,8 +6,8 @@ steps that write those fill two queues:
 - `core.order_keys_changed`: the order keys of the order map's, fulfilments' and tickets' rows
   written again, before and after (pipelines/changed_rows.py); a NULL key: every order;
 - `staging.order_places_changed` (pipelines/record_places.py): the places whose staged sales order
-  changed (staging), and the sales-order and shipment places whose identity-map row was written
-  again (customer identity); a NULL place: every order.
+  changed (staging), and the sales-order and shipment places whose record changed customer
+  (customer identity); a NULL place: every order.
 core.orders derives the orders of both, and empties them in the same transaction. It derives every
 order on a first build, on a full rebuild, without the queues, or when its SQL, the time zone or
 the campaigns changed (their fingerprint is kept in `core.orders_state`).
@@ -36,14 +36,10 @@ def queue_every_order_sql() -> list[str]:
             f"INSERT INTO {ORDER_KEYS_QUEUE} VALUES (NULL)"]
 
 
-def queue_places_sql(places_sql: str) -> list[str]:
-    """The statements that queue the places (entity, source_file, source_row) `places_sql`
-    selects; for a build that has the queue (has_place_queue): one without derives every order."""
-    return [f"INSERT INTO {ORDER_QUEUE} {places_sql}"]
-
-
-def has_place_queue(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(column_names(con, *ORDER_QUEUE.split(".")))
+def queue_places_sql(con: duckdb.DuckDBPyConnection, places_sql: str) -> list[str]:
+    """The statement that queues the places (entity, source_file, source_row) `places_sql` selects;
+    none on a build without the queue, which derives every order anyway."""
+    return [f"INSERT INTO {ORDER_QUEUE} {places_sql}"] if column_names(con, *ORDER_QUEUE.split(".")) else []
 
 
 def orders_fingerprint(con: duckdb.DuckDBPyConnection) -> str:

@@ -20,14 +20,15 @@ DELETE FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM
 INSERT INTO core.customer_identity_map
 SELECT * FROM cw_identity_map_rows WHERE record_id IN (SELECT record_id FROM cw_map_scope);
 
--- The customers that records left or joined: core.customers builds their golden records again.
-CREATE TABLE IF NOT EXISTS core.customer_keys_changed (customer_key VARCHAR);
-INSERT INTO core.customer_keys_changed
+-- The memberships (record, customer) that ended or began tonight.
+CREATE OR REPLACE TEMP TABLE cw_members_moved AS
 WITH after AS (
     SELECT record_id, customer_key FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_map_scope)
 )
-SELECT DISTINCT customer_key FROM (
-    (SELECT * FROM cw_members_before EXCEPT SELECT * FROM after)
-    UNION ALL
-    (SELECT * FROM after EXCEPT SELECT * FROM cw_members_before)
-);
+(SELECT * FROM cw_members_before EXCEPT SELECT * FROM after)
+UNION ALL
+(SELECT * FROM after EXCEPT SELECT * FROM cw_members_before);
+
+-- The customers that records left or joined: core.customers builds their golden records again.
+CREATE TABLE IF NOT EXISTS core.customer_keys_changed (customer_key VARCHAR);
+INSERT INTO core.customer_keys_changed SELECT DISTINCT customer_key FROM cw_members_moved;

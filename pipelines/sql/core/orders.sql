@@ -4,17 +4,14 @@
 -- (A view: pipelines/changed_rows.py writes core.orders from it.) With the variable orders_scoped
 -- set, only the orders in cw_order_scope (pipelines/order_scope.py).
 CREATE OR REPLACE TEMP VIEW cw_orders AS
-WITH scope AS (
-    SELECT order_key FROM cw_order_scope WHERE getvariable('orders_scoped')
-),
-sales AS (
+WITH sales AS (
     SELECT m.order_key, s.*, c.customer_key
     FROM staging.crm_sales_orders s
     JOIN core.order_identity_map m
       ON m.entity = 'crm_sales_orders' AND m.source_file = s.source_file AND m.source_row = s.source_row
     LEFT JOIN core.customer_identity_map c
       ON c.entity = 'crm_sales_orders' AND c.source_file = s.source_file AND c.source_row = s.source_row
-    WHERE NOT getvariable('orders_scoped') OR m.order_key IN (SELECT order_key FROM scope)
+    WHERE NOT getvariable('orders_scoped') OR m.order_key IN (SELECT order_key FROM cw_order_scope)
     -- a number exported twice: the latest export row wins
     QUALIFY row_number() OVER (PARTITION BY m.order_key ORDER BY s.source_file DESC, s.source_row DESC) = 1
 ),
@@ -23,7 +20,7 @@ shipment_customer AS (
     FROM core.order_identity_map m
     JOIN core.customer_identity_map c USING (entity, source_file, source_row)
     WHERE m.entity = 'inventory_shipments' AND m.order_key IS NOT NULL
-      AND (NOT getvariable('orders_scoped') OR m.order_key IN (SELECT order_key FROM scope))
+      AND (NOT getvariable('orders_scoped') OR m.order_key IN (SELECT order_key FROM cw_order_scope))
     GROUP BY m.order_key
 ),
 shipments AS (
@@ -39,7 +36,7 @@ shipments AS (
            bool_or(return_reason IN ('wrong_item', 'damaged_item', 'missing_item')) AS has_error_return,
            bool_or(return_reason IS NOT NULL) AS has_return
     FROM core.fulfilments
-    WHERE NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM scope)
+    WHERE NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM cw_order_scope)
     GROUP BY order_key
 ),
 ticket_counts AS (
@@ -47,13 +44,13 @@ ticket_counts AS (
            count(*) AS tickets,
            bool_or(category IN ('wrong_item', 'damaged_item', 'missing_item')) AS has_error_ticket
     FROM core.tickets
-    WHERE order_key IS NOT NULL AND (NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM scope))
+    WHERE order_key IS NOT NULL AND (NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM cw_order_scope))
     GROUP BY order_key
 ),
 all_orders AS (
     SELECT DISTINCT order_key FROM core.order_identity_map
     WHERE order_key IS NOT NULL AND entity IN ('crm_sales_orders', 'inventory_shipments')
-      AND (NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM scope))
+      AND (NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM cw_order_scope))
 )
 SELECT a.order_key,
        substr(a.order_key, 5) AS order_number,
