@@ -62,10 +62,12 @@ def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "customer_identity_map"),
             **{name: dg.MetadataValue.int(value) for name, value in counts.items()
-               if name not in ("model_prior", "linkage", "person_records_derived")},
+               if name not in ("model_prior", "linkage", "person_records_derived", "records_clustered")},
             "linkage": dg.MetadataValue.text(counts["linkage"]),
             # "all", or on a night the places whose staged record or order reference changed
             "person_records_derived": dg.MetadataValue.text(counts["person_records_derived"]),
+            # "all", or on a night the records of the components a changed link touched
+            "records_clustered": dg.MetadataValue.text(counts["records_clustered"]),
             "model_prior": dg.MetadataValue.float(counts["model_prior"]),
             "records_by_rule": dg.MetadataValue.json({rule: int(n) for rule, n in rules}),
             "review_csv": dg.MetadataValue.path(str(review_csv)),

@@ -305,26 +305,52 @@ def key_groups(con: duckdb.DuckDBPyConnection) -> None:
 DROP_REASONS = ("cluster above max_cluster_size", "cannot_link override")
 
 
-def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> dict:
-    """core.customer_clusters(record_id, cluster_id, oversized) from the kept core.customer_edges.
+def _first_ids(labels: np.ndarray, node_ids: np.ndarray) -> np.ndarray:
+    """Each node's component named by its smallest record id: the same name whichever part of the
+    graph the components were found in."""
+    first = np.full(int(labels.max()) + 1 if len(labels) else 0, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, labels, node_ids)
+    return first[labels]
+
+
+def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, changed_only: bool = False) -> dict:
+    """core.customer_clusters(record_id, cluster_id, oversized, component_id) from the kept
+    core.customer_edges. A cluster is named by its smallest record id; component_id names the
+    component before the guards.
 
     Connected components, then two guards: a cluster above max_cluster_size, or holding two
     records an analyst said are different people, loses its model links; if a cannot-link pair is
     still joined (by shared keys), its second record (source_file_b, source_row_b) is detached: it
     loses every link but analysts' must-links.
     Dropped links stay in core.customer_edges with the reason.
+
+    With changed_only (after customer_edges_changed.sql), only the components holding a record
+    in cw_edges_touched, a gone or an arrived record are found again (cw_cluster_scope): the
+    guards act within a component, so elsewhere the clusters are as they were.
     """
-    ids = _record_ids(con)
-    n = int(ids.max()) if len(ids) else 0
+    if changed_only:
+        run_sql_files(con, "core/customer_cluster_scope.sql")
+        ids = np.sort(np.asarray(con.execute("SELECT record_id FROM cw_cluster_scope").fetchnumpy()["record_id"],
+                                 dtype=np.int64))
+        in_scope = "WHERE record_a IN (SELECT record_id FROM cw_cluster_scope)"
+    else:
+        ids = _record_ids(con)
+        in_scope = ""
+    # nodes: every id up to the largest on a whole build (ids may skip numbers), else the scope's
+    node_ids = ids if changed_only else np.arange(1, int(ids.max()) + 1 if len(ids) else 1, dtype=np.int64)
+    n = len(node_ids)
     # the rule as two flags, not text: millions of Python strings cost seconds
     edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule = 'probabilistic' AS model, "
-                        "rule = 'must_link' AS must FROM core.customer_edges").fetchnumpy()
-    a = np.asarray(edges["record_a"], dtype=np.int64) - 1
-    b = np.asarray(edges["record_b"], dtype=np.int64) - 1
+                        f"rule = 'must_link' AS must FROM core.customer_edges {in_scope}").fetchnumpy()
+    a, b = (np.searchsorted(node_ids, np.asarray(edges[end], dtype=np.int64)) for end in ("record_a", "record_b"))
     model, must = np.asarray(edges["model"], dtype=bool), np.asarray(edges["must"], dtype=bool)
-    cannot = con.execute("SELECT record_a - 1, record_b - 1 FROM core.customer_overrides "
-                         "WHERE decision = 'cannot_link'").fetchnumpy()
-    ca, cb = (np.asarray(v, dtype=np.int64) for v in cannot.values())
+    cannot = con.execute("SELECT record_a, record_b FROM core.customer_overrides WHERE decision = 'cannot_link'"
+                         ).fetchnumpy()
+    cannot_a, cannot_b = (np.asarray(v, dtype=np.int64) for v in cannot.values())
+    if changed_only:  # every analyst's decision is in scope (customer_edges_changed.sql)
+        known = np.isin(cannot_a, node_ids) & np.isin(cannot_b, node_ids)
+        cannot_a, cannot_b = cannot_a[known], cannot_b[known]
+    ca, cb = np.searchsorted(node_ids, cannot_a), np.searchsorted(node_ids, cannot_b)
     dropped = np.zeros(len(a), dtype=np.int8)  # 0: kept, else 1 + index in DROP_REASONS
 
     labels = first = _components(n, a, b)
@@ -345,26 +371,44 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int) -> di
     big = np.isin(labels, np.flatnonzero(np.bincount(labels, minlength=n) > max_cluster_size))
     was_big = np.isin(first, oversized)
 
-    if not kept.all():
-        reasons = np.asarray(DROP_REASONS, dtype=object)[dropped[~kept] - 1]
-        con.register("cw_dropped", pd.DataFrame({"row_id": np.asarray(edges["row_id"])[~kept],
-                                                 "reason": reasons.astype(str)}))
-        con.execute("UPDATE core.customer_edges e SET dropped_reason = d.reason FROM cw_dropped d "
-                    "WHERE e.rowid = d.row_id")
-        con.unregister("cw_dropped")
-    clusters = pd.DataFrame({"record_id": ids, "cluster_id": labels[ids - 1].astype(np.int64),
-                             "oversized": (was_big | big)[ids - 1]})
-    con.execute("CREATE OR REPLACE TABLE core.customer_clusters AS SELECT * FROM clusters")
-    return {"clusters": int(clusters["cluster_id"].nunique()), "oversized_clusters": int(len(oversized)),
-            "dropped_links": int((~kept).sum())}
+    at = np.searchsorted(node_ids, ids)
+    clusters = pd.DataFrame({"record_id": ids, "cluster_id": _first_ids(labels, node_ids)[at],
+                             "oversized": (was_big | big)[at], "component_id": _first_ids(first, node_ids)[at]})
+    reasons = pd.DataFrame({"row_id": np.asarray(edges["row_id"])[~kept],
+                            "reason": np.asarray(DROP_REASONS, dtype=object)[dropped[~kept] - 1].astype(str)})
+    writes = ["UPDATE core.customer_edges e SET dropped_reason = d.reason FROM cw_dropped d WHERE e.rowid = d.row_id"]
+    if changed_only:
+        writes = [f"UPDATE core.customer_edges SET dropped_reason = NULL {in_scope} AND dropped_reason IS NOT NULL",
+                  *writes,
+                  "DELETE FROM core.customer_clusters WHERE record_id IN (SELECT record_id FROM cw_cluster_scope) "
+                  "OR record_id IN (SELECT record_id FROM cw_records_gone)",
+                  "INSERT INTO core.customer_clusters BY NAME SELECT * FROM cw_clusters_found"]
+    else:
+        writes.insert(0, "CREATE OR REPLACE TABLE core.customer_clusters AS SELECT * FROM cw_clusters_found")
+    con.register("cw_dropped", reasons)
+    con.register("cw_clusters_found", clusters)
+    run_sql(con, *writes)
+    con.unregister("cw_dropped")
+    con.unregister("cw_clusters_found")
+    if not changed_only:
+        return {"clusters": int(clusters["cluster_id"].nunique()), "oversized_clusters": int(len(oversized)),
+                "dropped_links": int((~kept).sum()), "records_clustered": "all"}
+    [(count, oversized_count, dropped_count)] = con.execute(
+        "SELECT (SELECT count(DISTINCT cluster_id) FROM core.customer_clusters), "
+        "(SELECT count(*) FROM (SELECT component_id FROM core.customer_clusters GROUP BY ALL HAVING count(*) > ?)), "
+        "(SELECT count(*) FROM core.customer_edges WHERE dropped_reason IS NOT NULL)", [max_cluster_size]).fetchall()
+    return {"clusters": count, "oversized_clusters": oversized_count, "dropped_links": dropped_count,
+            "records_clustered": f"{len(ids)} records"}
 
 
-# What the links between person records are derived from, besides the records: a change in any
-# of it derives every link again.
+# What the links between person records (and their clusters) are derived from, besides the
+# records: a change in any of it derives every link again.
 LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
     "customer_records_now.sql", "customer_records.sql", "customer_records_arrived.sql", "customer_records_kept.sql",
     "customer_records_gone.sql", "customer_linkage_records.sql", "customer_keyed_records.sql", "customer_key_links.sql",
-    "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql")]
+    "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql",
+    # the links and clusters are kept across nights too
+    "customer_model_edges.sql", "customer_edges.sql", "customer_edges_changed.sql", "customer_cluster_scope.sql")]
 
 
 def linkage_fingerprint(settings: CustomerSettings, references: dict | None = None) -> str:
@@ -504,8 +548,10 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     prepare_customer_matching(con, settings)
     scoring = _link_records(con, settings, derive_whole, references)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
-    run_sql_files(con, "core/customer_edges.sql")
-    clustering = cluster_records(con, settings.max_cluster_size)
+    changed_only = scoring.get("changed_only", False)
+    run_sql_files(con, "core/customer_model_edges.sql",
+                  "core/customer_edges_changed.sql" if changed_only else "core/customer_edges.sql")
+    clustering = cluster_records(con, settings.max_cluster_size, changed_only)
     issue_customer_keys(con, changed_only=scoring.get("changed_only", False))
     write_identity_map(con, changed_only=scoring.get("changed_only", False))
     run_sql(con, evidence_sql(comparison_fields(settings.model)))

@@ -112,9 +112,10 @@ def night(con, clusters: list[set[int]], arrived=(), gone=()) -> dict[int, str]:
     """A night that changed some records: `gone` record ids leave, `arrived` rows (record_id,
     entity, source_file, source_row, source_record_id) join, and only the clusters that are not
     exactly a customer of the night before are keyed. The identity map of the night before is
-    the previous assignment."""
+    the previous assignment. Every cluster is in the night's scope (found again)."""
     con.execute("CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT c.record_id, k.customer_key "
                 "FROM core.customer_clusters c JOIN core.customer_cluster_keys k USING (cluster_id)")
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_clusters_left AS SELECT DISTINCT cluster_id FROM core.customer_clusters")
     con.execute("CREATE OR REPLACE TEMP TABLE cw_records_gone AS SELECT record_id, entity, "
                 "CAST(source_record_id AS VARCHAR) AS source_id FROM core.customer_records WHERE list_contains(?, record_id)",
                 [list(gone)])
@@ -127,6 +128,7 @@ def night(con, clusters: list[set[int]], arrived=(), gone=()) -> dict[int, str]:
     rows = [(record, i, False) for i, members in enumerate(clusters) for record in members]
     con.execute("CREATE OR REPLACE TABLE core.customer_clusters (record_id BIGINT, cluster_id BIGINT, oversized BOOLEAN)")
     con.executemany("INSERT INTO core.customer_clusters VALUES (?, ?, ?)", rows)
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_cluster_scope AS SELECT record_id FROM core.customer_clusters")
     issue_customer_keys(con, changed_only=True)
     return dict(con.execute("SELECT c.record_id, k.customer_key FROM core.customer_clusters c "
                             "JOIN core.customer_cluster_keys k USING (cluster_id)").fetchall())

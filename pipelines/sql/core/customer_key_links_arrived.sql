@@ -2,7 +2,9 @@
 -- with an email or phone whose description an earlier node has joins that node. Each arrived
 -- record is tied to the first record sharing its key, earlier or arrived, and a star whose first
 -- record went gathers round the first record left: the stars customer_key_links.sql draws over
--- every record, since arrived records have the highest ids. cw_key_links is then every key link.
+-- every record, since arrived records have the highest ids. cw_key_links_new holds tonight's
+-- links (core.customer_edges takes them in customer_edges_changed.sql, and loses the gone
+-- records'); cw_key_links is then every key link.
 UPDATE cw_linkage_records l SET node_id = i.unique_id
 FROM core.customer_linkage_input i
 WHERE (l.email IS NOT NULL OR l.phone IS NOT NULL)
@@ -45,24 +47,26 @@ FROM keyed k
 JOIN stars s USING (rule, key)
 WHERE k.record_id <> s.record_a;
 
-CREATE OR REPLACE TEMP TABLE cw_key_links AS
-WITH earlier AS (
-    SELECT record_a, record_b, rule, key, match_probability
-    FROM core.customer_edges
+CREATE OR REPLACE TEMP TABLE cw_key_links_new AS
+WITH orphaned AS (
+    SELECT rule, key, record_b FROM core.customer_edges
     WHERE rule NOT IN ('probabilistic', 'must_link')
-),
-orphaned AS (
-    SELECT rule, key, record_b FROM earlier
-    WHERE record_a IN (SELECT record_id FROM cw_records_gone)
+      AND record_a IN (SELECT record_id FROM cw_records_gone)
       AND record_b NOT IN (SELECT record_id FROM cw_records_gone)
 ),
 restarred AS (
     SELECT min(record_b) OVER (PARTITION BY rule, key) AS record_a, record_b, rule, key, 1.0::DOUBLE AS match_probability
     FROM orphaned
 )
-SELECT * FROM earlier
-WHERE record_a NOT IN (SELECT record_id FROM cw_records_gone) AND record_b NOT IN (SELECT record_id FROM cw_records_gone)
-UNION ALL
 SELECT * FROM restarred WHERE record_a <> record_b
 UNION ALL
 SELECT * FROM cw_key_links_arrived;
+
+-- a view: copying millions of links that stay costs more than reading them once
+CREATE OR REPLACE TEMP VIEW cw_key_links AS
+SELECT record_a, record_b, rule, key, match_probability
+FROM core.customer_edges
+WHERE rule NOT IN ('probabilistic', 'must_link')
+  AND record_a NOT IN (SELECT record_id FROM cw_records_gone) AND record_b NOT IN (SELECT record_id FROM cw_records_gone)
+UNION ALL
+SELECT * FROM cw_key_links_new;

@@ -3,18 +3,24 @@
 -- not unique (a hand-typed order reference).
 -- (the records of the clusters in cw_clusters_to_key)
 CREATE OR REPLACE TEMP TABLE cw_record_keys AS
-WITH shared AS (
+WITH keyed AS (
+    SELECT r.record_id, c.cluster_id, r.entity, CAST(r.source_record_id AS VARCHAR) AS source_id,
+           r.source_file, r.source_row
+    FROM core.customer_records r
+    JOIN core.customer_clusters c USING (record_id)
+    WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key)
+),
+-- how many records carry each tool id the keyed records carry
+shared AS (
     SELECT entity, CAST(source_record_id AS VARCHAR) AS source_id, count(*) AS records
-    FROM core.customer_records
-    WHERE source_record_id IS NOT NULL
+    FROM core.customer_records r
+    SEMI JOIN keyed k ON k.entity = r.entity AND k.source_id = CAST(r.source_record_id AS VARCHAR)
     GROUP BY ALL
 )
-SELECT r.record_id, c.cluster_id,
-       r.entity || ':' || CASE
+SELECT k.record_id, k.cluster_id,
+       k.entity || ':' || CASE
            WHEN s.records = 1 THEN 'id:' || s.source_id
-           ELSE 'row:' || r.source_file || '#' || r.source_row
+           ELSE 'row:' || k.source_file || '#' || k.source_row
        END AS record_key
-FROM core.customer_records r
-JOIN core.customer_clusters c USING (record_id)
-LEFT JOIN shared s ON s.entity = r.entity AND s.source_id = CAST(r.source_record_id AS VARCHAR)
-WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key);
+FROM keyed k
+LEFT JOIN shared s USING (entity, source_id);
