@@ -282,27 +282,18 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _record_ids(con: duckdb.DuckDBPyConnection) -> np.ndarray:
-    """Every person record's id. Ids may skip numbers (rows rejected in staging): arrays below
-    are indexed by id - 1."""
-    return np.asarray(con.execute("SELECT record_id FROM core.customer_records").fetchnumpy()["record_id"],
-                      dtype=np.int64)
-
-
-def key_groups(con: duckdb.DuckDBPyConnection) -> None:
-    """cw_key_groups(record_id, key_group): the connected components of the deterministic key links,
-    each named by its first record, so a group keeps its name on a night that only adds to it."""
-    ids = _record_ids(con)
-    n = int(ids.max()) if len(ids) else 0
-    links = con.execute("SELECT record_a - 1 AS a, record_b - 1 AS b FROM cw_key_links").fetchnumpy()
-    labels = _components(n, np.asarray(links["a"], dtype=np.int64), np.asarray(links["b"], dtype=np.int64))
-    first = np.full(int(labels.max()) + 1 if n else 0, n + 1, dtype=np.int64)  # each component's smallest id
-    np.minimum.at(first, labels, np.arange(1, n + 1))
-    groups = pd.DataFrame({"record_id": ids, "key_group": first[labels[ids - 1]]})
-    con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM groups")
-
-
-DROP_REASONS = ("cluster above max_cluster_size", "cannot_link override")
+def _graph_nodes(con: duckdb.DuckDBPyConnection, scope: str | None):
+    """(ids, node_ids, node_of): the record ids to label, the graph's nodes (as record ids) and a
+    function giving the node of record ids. On a whole build every id up to the largest is a node
+    (ids skip the numbers of rows rejected in staging), so a record's node is its id - 1; on a
+    night, the records of the scope table, sorted."""
+    if scope is None:
+        ids = np.asarray(con.execute("SELECT record_id FROM core.customer_records").fetchnumpy()["record_id"],
+                         dtype=np.int64)
+        node_ids = np.arange(1, int(ids.max()) + 1 if len(ids) else 1, dtype=np.int64)
+        return ids, node_ids, lambda records: np.asarray(records, dtype=np.int64) - 1
+    ids = np.sort(np.asarray(con.execute(f"SELECT record_id FROM {scope}").fetchnumpy()["record_id"], dtype=np.int64))
+    return ids, ids, lambda records: np.searchsorted(ids, np.asarray(records, dtype=np.int64))
 
 
 def _first_ids(labels: np.ndarray, node_ids: np.ndarray) -> np.ndarray:
@@ -311,6 +302,32 @@ def _first_ids(labels: np.ndarray, node_ids: np.ndarray) -> np.ndarray:
     first = np.full(int(labels.max()) + 1 if len(labels) else 0, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, labels, node_ids)
     return first[labels]
+
+
+def key_groups(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
+    """core.customer_key_groups(record_id, key_group): the connected components of the deterministic
+    key links (cw_key_links), each named by its smallest record id, so a group keeps its name on a
+    night that only adds to it. cw_key_groups holds the groups found: all of them, or with
+    changed_only only those of cw_key_group_scope (customer_key_group_scope.sql)."""
+    if changed_only:
+        run_sql_files(con, "core/customer_key_group_scope.sql")
+    ids, node_ids, node_of = _graph_nodes(con, "cw_key_group_scope" if changed_only else None)
+    in_scope = "WHERE record_a IN (SELECT record_id FROM cw_key_group_scope)" if changed_only else ""
+    links = con.execute(f"SELECT record_a, record_b FROM cw_key_links {in_scope}").fetchnumpy()
+    labels = _components(len(node_ids), node_of(links["record_a"]), node_of(links["record_b"]))
+    groups = pd.DataFrame({"record_id": ids, "key_group": _first_ids(labels, node_ids)[node_of(ids)]})
+    con.register("cw_key_groups_found", groups)
+    if changed_only:
+        run_sql(con, "DELETE FROM core.customer_key_groups WHERE record_id IN (SELECT record_id FROM cw_key_group_scope) "
+                     "OR record_id IN (SELECT record_id FROM cw_records_gone)",
+                "INSERT INTO core.customer_key_groups SELECT * FROM cw_key_groups_found")
+    else:
+        run_sql(con, "CREATE OR REPLACE TABLE core.customer_key_groups AS SELECT * FROM cw_key_groups_found")
+    con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM cw_key_groups_found")
+    con.unregister("cw_key_groups_found")
+
+
+DROP_REASONS = ("cluster above max_cluster_size", "cannot_link override")
 
 
 def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, changed_only: bool = False) -> dict:
@@ -330,27 +347,21 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, chang
     """
     if changed_only:
         run_sql_files(con, "core/customer_cluster_scope.sql")
-        ids = np.sort(np.asarray(con.execute("SELECT record_id FROM cw_cluster_scope").fetchnumpy()["record_id"],
-                                 dtype=np.int64))
-        in_scope = "WHERE record_a IN (SELECT record_id FROM cw_cluster_scope)"
-    else:
-        ids = _record_ids(con)
-        in_scope = ""
-    # nodes: every id up to the largest on a whole build (ids may skip numbers), else the scope's
-    node_ids = ids if changed_only else np.arange(1, int(ids.max()) + 1 if len(ids) else 1, dtype=np.int64)
+    ids, node_ids, node_of = _graph_nodes(con, "cw_cluster_scope" if changed_only else None)
+    in_scope = "WHERE record_a IN (SELECT record_id FROM cw_cluster_scope)" if changed_only else ""
     n = len(node_ids)
     # the rule as two flags, not text: millions of Python strings cost seconds
     edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule = 'probabilistic' AS model, "
                         f"rule = 'must_link' AS must FROM core.customer_edges {in_scope}").fetchnumpy()
-    a, b = (np.searchsorted(node_ids, np.asarray(edges[end], dtype=np.int64)) for end in ("record_a", "record_b"))
+    a, b = node_of(edges["record_a"]), node_of(edges["record_b"])
     model, must = np.asarray(edges["model"], dtype=bool), np.asarray(edges["must"], dtype=bool)
     cannot = con.execute("SELECT record_a, record_b FROM core.customer_overrides WHERE decision = 'cannot_link'"
                          ).fetchnumpy()
     cannot_a, cannot_b = (np.asarray(v, dtype=np.int64) for v in cannot.values())
-    if changed_only:  # every analyst's decision is in scope (customer_edges_changed.sql)
+    if changed_only:  # a pair outside the scope has no node (none is: customer_edges_changed.sql)
         known = np.isin(cannot_a, node_ids) & np.isin(cannot_b, node_ids)
         cannot_a, cannot_b = cannot_a[known], cannot_b[known]
-    ca, cb = np.searchsorted(node_ids, cannot_a), np.searchsorted(node_ids, cannot_b)
+    ca, cb = node_of(cannot_a), node_of(cannot_b)
     dropped = np.zeros(len(a), dtype=np.int8)  # 0: kept, else 1 + index in DROP_REASONS
 
     labels = first = _components(n, a, b)
@@ -371,7 +382,7 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, chang
     big = np.isin(labels, np.flatnonzero(np.bincount(labels, minlength=n) > max_cluster_size))
     was_big = np.isin(first, oversized)
 
-    at = np.searchsorted(node_ids, ids)
+    at = node_of(ids)
     clusters = pd.DataFrame({"record_id": ids, "cluster_id": _first_ids(labels, node_ids)[at],
                              "oversized": (was_big | big)[at], "component_id": _first_ids(first, node_ids)[at]})
     reasons = pd.DataFrame({"row_id": np.asarray(edges["row_id"])[~kept],
@@ -408,7 +419,8 @@ LINKAGE_SOURCES = [SQL_DIR / "core" / name for name in (
     "customer_records_gone.sql", "customer_linkage_records.sql", "customer_keyed_records.sql", "customer_key_links.sql",
     "customer_key_links_arrived.sql", "customer_linkage_input.sql", "customer_linkage_input_arrived.sql",
     # the links and clusters are kept across nights too
-    "customer_model_edges.sql", "customer_edges.sql", "customer_edges_changed.sql", "customer_cluster_scope.sql")]
+    "customer_key_group_scope.sql", "customer_model_edges.sql", "customer_edges.sql", "customer_edges_changed.sql",
+    "customer_cluster_scope.sql")]
 
 
 def linkage_fingerprint(settings: CustomerSettings, references: dict | None = None) -> str:
@@ -443,7 +455,7 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_keyed_records.sql",
                   "core/customer_key_links_arrived.sql")
     run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
-    key_groups(con)
+    key_groups(con, changed_only=True)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
     prior = estimate_prior(con, settings.model, "core.customer_linkage_input")
     if not prior_within_margin(state, prior, settings.review_threshold):

@@ -26,6 +26,7 @@ from tests.test_incremental import step_metadata, write_rows
 IDENTITY_TABLES = {
     "core.customer_records": "record_id",
     "core.customer_linkage_input": "unique_id",
+    "core.customer_key_groups": "record_id",
     "core.customer_edges": "record_a, record_b, rule",
     "core.customer_clusters": "record_id",
     "core.customer_identity_map": "record_id",
