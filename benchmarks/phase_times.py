@@ -75,7 +75,7 @@ def main() -> None:
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
         for key in ("rows_already_there", "rows_kept_typed", "history", "linkage", "person_records_derived",
-                    "records_clustered", "orders_derived", "update"):
+                    "records_clustered", "places_derived", "orders_derived", "update"):
             if key in metadata and (metadata[key].value or key not in ("rows_already_there", "rows_kept_typed")):
                 print(f"  {key} {event.asset_key.to_user_string()}: {metadata[key].value}")
     print("slowest steps:")

@@ -85,12 +85,14 @@ def customer_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
 )
 def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        update = reconcile_orders(con, load_identity_settings().order_fallback, warehouse.full_rebuild)
+        update, derived = reconcile_orders(con, load_identity_settings().order_fallback, warehouse.full_rebuild)
         unmatched = con.execute("SELECT count(*) FROM quality.unmatched_order_refs").fetchone()[0]
         return dg.MaterializeResult(metadata={
             **table_metadata(con, "core", "order_identity_map"),
             "unmatched_references": dg.MetadataValue.int(int(unmatched)),
             "update": dg.MetadataValue.text(update),
+            # "all", or on a night the places whose reference or order changed and the fallback's
+            "places_derived": dg.MetadataValue.text(derived),
         })
 
 

@@ -221,7 +221,11 @@ def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySet
     if scoped:
         at_places = ("(entity, source_file, source_row) IN "
                      "(SELECT entity, source_file, source_row FROM cw_reference_places)")
-        writes = [f"DELETE FROM core.order_references WHERE {at_places}", f"INSERT INTO core.order_references {derived}"]
+        # the order numbers named there before and after: the order map derives their places again
+        touched = f"SELECT order_number FROM core.order_references WHERE {at_places} AND order_number IS NOT NULL"
+        writes = [f"CREATE OR REPLACE TEMP TABLE cw_numbers_touched AS {touched}",
+                  f"DELETE FROM core.order_references WHERE {at_places}", f"INSERT INTO core.order_references {derived}",
+                  f"INSERT INTO cw_numbers_touched {touched}"]
     else:
         writes = [f"CREATE OR REPLACE TABLE core.order_references AS {derived}"]
     run_sql(con, *writes, *record_places.references_written_sql(con, fingerprint, scoped),
@@ -576,12 +580,22 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
             "linkage": scoring["linkage"], "person_records_derived": scoring["derived"]}
 
 
-def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = False) -> str:
+def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = False) -> tuple[str, str]:
     """Build core.order_identity_map (and quality.unmatched_order_refs) with the order fallback
-    settings; says whether the map was written whole or which of its rows were written again."""
+    settings: every row, or on a night only the rows at the places whose reference or order number
+    changed and the shipments the fallback matches (record_places.order_map_scope). Says which
+    rows were written again, and how many places were derived ("all" when every one was)."""
     con.execute("SET VARIABLE order_fallback_enabled = ?", [fallback.enabled])
     con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
+    fingerprint = content_fingerprint([SQL_DIR / "core" / "order_identity_map.sql"], repr(fallback))
+    scoped = not rebuild and record_places.order_map_scope(con, fingerprint)
+    if not scoped:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cw_order_map_places ({record_places.QUEUE_COLUMNS})")
+    con.execute("SET VARIABLE order_map_scoped = ?", [scoped])
     run_sql_files(con, "core/order_identity_map.sql")
-    update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild, order_keys=True)
+    update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild,
+                                within="cw_order_map_places" if scoped else None, order_keys=True)
+    derived = f"{con.execute('SELECT count(*) FROM cw_order_map_places').fetchall()[0][0]} places" if scoped else "all"
+    run_sql(con, *record_places.order_map_derived_sql(fingerprint))
     run_sql_files(con, "core/order_unmatched_refs.sql")
-    return update
+    return update, derived

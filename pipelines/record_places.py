@@ -11,7 +11,10 @@ references of its queued places, passes them on to customer identity (a person r
 order its record names) and empties its queue in the same transaction. Customer identity adds the
 places whose order number became known or unknown (the order numbers it last derived with are
 kept), derives the person records of those places only, and empties its queue with the links
-complete. A build without a queue, or a queue that names a whole entity, derives all again.
+complete. The order references step also queues, for the order map, the places it derived and
+those naming an order number it touched (`core.order_map_places_changed`), which the order map
+step derives again with the shipments the fallback matches, and empties. A build without a
+queue, or a queue that names a whole entity, derives all again.
 """
 
 import duckdb
@@ -29,6 +32,10 @@ REFERENCE_ENTITIES = ("crm_sales_orders", "inventory_shipments", "support_ticket
 # core.orders reads the staged sales orders themselves (pipelines/order_scope.py)
 ORDER_QUEUE = "staging.order_places_changed"
 QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",)}
+# filled by the order references step; NULL places: every record
+ORDER_MAP_QUEUE = "core.order_map_places_changed"
+# what the order map was derived with (its SQL and the fallback settings)
+ORDER_MAP_STATE = "core.order_map_state"
 # the order numbers known when the person records were last derived
 ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
 # the order reference patterns core.order_references was derived with
@@ -122,12 +129,19 @@ def reference_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
 
 def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, scoped: bool) -> list[str]:
     """After the references were derived (at cw_reference_places when scoped): those places
-    queued for customer identity, the reference queue emptied and the patterns kept."""
+    queued for customer identity; for the order map, those places and the places naming an order
+    number they held before or hold now (cw_numbers_touched), whose order may have become known
+    or unknown; the reference queue emptied and the patterns kept."""
     passed_on = []
     if _exists(con, PERSON_QUEUE):
         passed_on = ([f"INSERT INTO {PERSON_QUEUE} SELECT * FROM cw_reference_places"] if scoped else
                      [f"INSERT INTO {PERSON_QUEUE} VALUES " + ", ".join(f"({literal(e)}, NULL, NULL)"
                                                                         for e in REFERENCE_ENTITIES)])
+    if _exists(con, ORDER_MAP_QUEUE):
+        passed_on.append(f"INSERT INTO {ORDER_MAP_QUEUE} SELECT * FROM cw_reference_places UNION "
+                         "SELECT entity, source_file, source_row FROM core.order_references "
+                         "WHERE order_number IN (SELECT order_number FROM cw_numbers_touched)" if scoped else
+                         f"INSERT INTO {ORDER_MAP_QUEUE} VALUES (NULL, NULL, NULL)")
     return [*passed_on,
             f"CREATE OR REPLACE TABLE {REFERENCE_QUEUE} ({QUEUE_COLUMNS})",
             f"CREATE OR REPLACE TABLE {REFERENCES_STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]
@@ -158,3 +172,28 @@ def persons_derived_sql() -> list[str]:
     emptied (created on a build that had none) and the order numbers of now kept."""
     return [f"CREATE OR REPLACE TABLE {PERSON_QUEUE} ({QUEUE_COLUMNS})",
             f"CREATE OR REPLACE TABLE {ORDER_NUMBERS_THEN} AS SELECT DISTINCT order_number FROM core.order_numbers"]
+
+
+def order_map_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
+    """cw_order_map_places: the places whose row of the order map may have changed: the queued
+    places, and every shipment naming no order, which the fallback matches anew each night (they
+    compete for orders). False (derive every row) without the map, its queue or its state, when
+    the queue names every record, or when the map's `fingerprint` differs from the one kept."""
+    if not all(_exists(con, t) for t in ("core.order_identity_map", ORDER_MAP_QUEUE, ORDER_MAP_STATE)):
+        return False
+    [(same,)] = con.execute(f"SELECT count(*) FROM {ORDER_MAP_STATE} WHERE fingerprint = ?", [fingerprint]).fetchall()
+    if not same or _has_whole_entity(con, ORDER_MAP_QUEUE):
+        return False
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_order_map_places AS
+        SELECT entity, source_file, source_row FROM {ORDER_MAP_QUEUE}
+        UNION
+        SELECT entity, source_file, source_row FROM core.order_references
+        WHERE entity = 'inventory_shipments' AND order_number IS NULL""")
+    return True
+
+
+def order_map_derived_sql(fingerprint: str) -> list[str]:
+    """The order map's queue emptied (created on a build that had none) and its fingerprint kept."""
+    return [f"CREATE OR REPLACE TABLE {ORDER_MAP_QUEUE} ({QUEUE_COLUMNS})",
+            f"CREATE OR REPLACE TABLE {ORDER_MAP_STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]

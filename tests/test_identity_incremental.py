@@ -123,6 +123,9 @@ def night_and_again(directory, landing):
     assert re.fullmatch(r"\d+ orders", step_metadata(night, "core", "orders_derived")["orders"])
     assert step_metadata(again, "core", "orders_derived")["orders"] == "all"
     assert re.fullmatch(r"\d+ places derived again", step_metadata(night, "core", "update")["order_references"])
+    # the order map: derived at the places whose reference or order changed, and the fallback's
+    assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")["order_identity_map"])
+    assert step_metadata(again, "core", "places_derived")["order_identity_map"] == "all"
     assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table

@@ -2,7 +2,9 @@
 -- (patterns in schemas/identity.yaml), else, for a shipment whose reference matches no pattern,
 -- by its customer, date and quantity (order_fallback). NULL when neither finds a known order;
 -- those are listed in quality.unmatched_order_refs.
--- (A view: pipelines/changed_rows.py writes core.order_identity_map from it.)
+-- (A view: pipelines/changed_rows.py writes core.order_identity_map from it.) With the variable
+-- order_map_scoped set, only the rows at the places in cw_order_map_places, which hold every
+-- shipment the fallback matches (pipelines/record_places.py order_map_scope).
 CREATE OR REPLACE TEMP VIEW cw_order_identity_map AS
 WITH referenced AS (
     SELECT r.source_system, r.entity, r.source_file, r.source_row, r.source_order_ref,
@@ -10,6 +12,8 @@ WITH referenced AS (
            r.order_number, r.match_rule
     FROM core.order_references r
     LEFT JOIN core.order_numbers n USING (order_number)
+    WHERE NOT getvariable('order_map_scoped')
+       OR (r.entity, r.source_file, r.source_row) IN (SELECT entity, source_file, source_row FROM cw_order_map_places)
 ),
 unreferenced AS (
     -- shipments whose reference matches no pattern, with their customer: what the fallback matches
@@ -28,7 +32,9 @@ sales AS (
       AND c.customer_key IN (SELECT customer_key FROM unreferenced)
 ),
 shipped AS (
-    SELECT DISTINCT order_key FROM referenced WHERE entity = 'inventory_shipments' AND order_key IS NOT NULL
+    -- the known orders any shipment names, in scope or not
+    SELECT DISTINCT 'ORD-' || order_number AS order_key FROM core.order_references
+    WHERE entity = 'inventory_shipments' AND order_number IN (SELECT order_number FROM core.order_numbers)
 ),
 candidates AS (
     SELECT u.source_file, u.source_row, sh.shipped_at, s.order_key, s.ordered_at
