@@ -187,8 +187,10 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
 
 
 def _import_for_later_steps() -> None:
-    """The checks need Great Expectations and the report matplotlib, whose imports take seconds of
-    Python: begun with the first step, beside file reads that spend their time outside the interpreter."""
+    """The checks need Great Expectations, the report matplotlib and customer identity Splink's SQL
+    dialect (loaded when a model is first read), whose imports take seconds of Python: begun with
+    the first step, beside file reads that spend their time outside the interpreter."""
+    importlib.import_module("sqlglot.dialects.duckdb")
     importlib.import_module("great_expectations")
     matplotlib = importlib.import_module("matplotlib")
     matplotlib.use("Agg")  # as the report does: no display

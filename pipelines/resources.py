@@ -41,6 +41,9 @@ class WarehouseResource(dg.ConfigurableResource):
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """UTC session, schemas, normalisation functions and the metric settings as SQL variables."""
     con.execute("SET TimeZone = 'UTC'")
+    # one checkpoint when a step closes its connection, not one per 16 MB of log: a night's steps
+    # change a few rows of large tables, and each checkpoint rewrites the row groups they touch
+    con.execute("SET checkpoint_threshold = '1GB'")
     # DuckDB's cache is otherwise 80% of RAM; above the limit it spills to disk
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
