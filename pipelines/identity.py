@@ -158,7 +158,8 @@ def _customer_settings(doc: dict, path: Path) -> CustomerSettings:
 
 
 def prepare_customer_matching(con: duckdb.DuckDBPyConnection, settings: CustomerSettings) -> None:
-    """The exclusion lists as SQL macros (cw_usable_email/phone/name) and the nickname table."""
+    """The exclusion lists as SQL macros (cw_usable_email/phone/name), the nickname table, and the
+    thresholds and name count cap as SQL variables."""
     keys = settings.excluded_keys
     con.execute("SET VARIABLE generic_mailboxes = ?", [list(keys.generic_mailboxes) or [""]])
     # one alternation per list: a single regexp_matches per value instead of one per pattern
@@ -167,6 +168,7 @@ def prepare_customer_matching(con: duckdb.DuckDBPyConnection, settings: Customer
     con.execute("SET VARIABLE placeholder_names = ?", [list(keys.placeholder_names) or [""]])
     con.execute("SET VARIABLE match_threshold = ?", [settings.match_threshold])
     con.execute("SET VARIABLE review_threshold = ?", [settings.review_threshold])
+    con.execute("SET VARIABLE name_records_cap = ?::BIGINT", [identity_linkage.name_records_cap(settings.model)])
     # orders2@ and sales-team@ are as shared as orders@
     con.execute("""
         CREATE OR REPLACE TEMP MACRO cw_is_shared_mailbox(e) AS list_contains(

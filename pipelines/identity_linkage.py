@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,20 @@ def write_state(con: duckdb.DuckDBPyConnection, state: ScoringState | None) -> N
     if state:
         con.execute("INSERT INTO core.customer_link_state VALUES (?, ?, ?)",
                     [state.fingerprint, state.prior, state.field_cutoff])
+
+
+def name_records_cap(model: Path) -> int | None:
+    """The count past which the model's blocking rules no longer tell name_records apart: one above
+    the largest `name_records <= N` (or N for `< N`) they test. None, and every count kept, when
+    a rule reads name_records in any other way."""
+    rules = [r["blocking_rule"] for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]]
+    caps = []
+    for rule in rules:
+        tests = re.findall(r"name_records\s*(<=|<)\s*(\d+)", rule)
+        if len(tests) != rule.count("name_records"):
+            return None
+        caps += [int(n) + 1 if op == "<=" else int(n) for op, n in tests]
+    return max(caps, default=None)
 
 
 def _model_settings(model: Path) -> dict:

@@ -4,6 +4,7 @@ again gives. A night that changes an earlier record derives them all again."""
 
 import contextlib
 import datetime as dt
+import json
 import re
 import shutil
 
@@ -17,6 +18,7 @@ from pipelines import per_customer, record_places, unpublished
 from pipelines.core import ORDER_REFERENCES
 from pipelines.definitions import build_definitions
 from pipelines.identity import linkage_fingerprint, load_identity_settings
+from pipelines.identity_linkage import name_records_cap
 from pipelines.publish import PUBLISHED, write_published_copy
 from pipelines.settings import load_settings
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
@@ -405,3 +407,17 @@ def test_an_order_follows_its_shipment_ticket_and_customer_changed_elsewhere(tmp
     assert later == delivered_at + dt.timedelta(days=1)
     [(error,)] = build_rows(night, "SELECT has_fulfilment_error FROM core.orders WHERE order_number = ?", [ticket_order])
     assert error
+
+
+def test_name_counts_stop_where_no_blocking_rule_tells_them_apart(tmp_path):
+    """name_records is counted up to one past the largest `<= N` a blocking rule tests, so a night
+    moves only the counts a rule reads; a rule reading it any other way keeps every count."""
+    shipped = load_identity_settings().customers.model
+    assert name_records_cap(shipped) == 21
+    model = json.loads(shipped.read_text())
+    rules = model["blocking_rules_to_generate_predictions"]
+    for extra, cap in (("l.name_records < 40", 40), ("l.name_records >= 3", None), ("l.first_name = r.first_name", 21)):
+        model["blocking_rules_to_generate_predictions"] = [*rules, {"blocking_rule": extra, "sql_dialect": "duckdb"}]
+        path = tmp_path / "model.json"
+        path.write_text(json.dumps(model))
+        assert name_records_cap(path) == cap, extra

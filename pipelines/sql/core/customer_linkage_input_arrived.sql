@@ -29,7 +29,8 @@ WITH names AS (
 ),
 named AS (
     SELECT i.unique_id, i.name_records,
-           count(*) OVER (PARTITION BY i.first_name_std, i.last_name) AS name_records_now
+           least(count(*) OVER (PARTITION BY i.first_name_std, i.last_name), getvariable('name_records_cap'))
+               AS name_records_now
     FROM core.customer_linkage_input i
     SEMI JOIN names n ON i.first_name_std IS NOT DISTINCT FROM n.first_name_std
                      AND i.last_name IS NOT DISTINCT FROM n.last_name
