@@ -48,3 +48,11 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
     con.execute("DROP TABLE cw_rows_now")
     con.execute("DROP TABLE cw_rows_changed")
     return f"{changed} rows written again"
+
+
+def bind_scope(con: duckdb.DuckDBPyConnection, variable: str, scope: str, columns: str, scoped: bool) -> None:
+    """The SQL variable a view tests to read only the keys of the relation `scope`, set to `scoped`;
+    without a scope, `scope` is made empty (with its `columns`) so that the view still binds."""
+    if not scoped:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {scope} ({columns})")
+    con.execute(f"SET VARIABLE {variable} = ?", [scoped])

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines import order_scope, unpublished
-from pipelines.changed_rows import write_changed_rows
+from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
@@ -146,9 +146,7 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         fingerprint = order_scope.orders_fingerprint(con)
         scoped = not warehouse.full_rebuild and order_scope.order_scope(con, fingerprint)
-        if not scoped:
-            con.execute("CREATE OR REPLACE TEMP TABLE cw_order_scope (order_key VARCHAR)")
-        con.execute("SET VARIABLE orders_scoped = ?", [scoped])
+        bind_scope(con, "orders_scoped", "cw_order_scope", "order_key VARCHAR", scoped)
         run_sql_files(con, "core/orders.sql")
         update = write_changed_rows(con, unpublished.ORDERS, "cw_orders", warehouse.full_rebuild,
                                     within="cw_order_scope" if scoped else None)

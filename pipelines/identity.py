@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
 from pipelines import identity_linkage, order_scope, record_places, unpublished
-from pipelines.changed_rows import write_changed_rows
+from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
@@ -313,7 +313,7 @@ def _first_ids(labels: np.ndarray, node_ids: np.ndarray) -> np.ndarray:
 def key_groups(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
     """core.customer_key_groups(record_id, key_group): the connected components of the deterministic
     key links (cw_key_links), each named by its smallest record id, so a group keeps its name on a
-    night that only adds to it. cw_key_groups holds the groups found: all of them, or with
+    night that only adds to it. The view cw_key_groups shows the groups found: all of them, or with
     changed_only only those of cw_key_group_scope (customer_key_group_scope.sql)."""
     if changed_only:
         run_sql_files(con, "core/customer_key_group_scope.sql")
@@ -326,10 +326,12 @@ def key_groups(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> No
     if changed_only:
         run_sql(con, "DELETE FROM core.customer_key_groups WHERE record_id IN (SELECT record_id FROM cw_key_group_scope) "
                      "OR record_id IN (SELECT record_id FROM cw_records_gone)",
-                "INSERT INTO core.customer_key_groups SELECT * FROM cw_key_groups_found")
+                "INSERT INTO core.customer_key_groups SELECT * FROM cw_key_groups_found",
+                "CREATE OR REPLACE TEMP VIEW cw_key_groups AS SELECT * FROM core.customer_key_groups "
+                "WHERE record_id IN (SELECT record_id FROM cw_key_group_scope)")
     else:
-        run_sql(con, "CREATE OR REPLACE TABLE core.customer_key_groups AS SELECT * FROM cw_key_groups_found")
-    con.execute("CREATE OR REPLACE TEMP TABLE cw_key_groups AS SELECT * FROM cw_key_groups_found")
+        run_sql(con, "CREATE OR REPLACE TABLE core.customer_key_groups AS SELECT * FROM cw_key_groups_found",
+                "CREATE OR REPLACE TEMP VIEW cw_key_groups AS SELECT * FROM core.customer_key_groups")
     con.unregister("cw_key_groups_found")
 
 
@@ -354,20 +356,19 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, chang
     if changed_only:
         run_sql_files(con, "core/customer_cluster_scope.sql")
     ids, node_ids, node_of = _graph_nodes(con, "cw_cluster_scope" if changed_only else None)
-    in_scope = "WHERE record_a IN (SELECT record_id FROM cw_cluster_scope)" if changed_only else ""
+    scope = "(SELECT record_id FROM cw_cluster_scope)"
+    in_scope = f"WHERE record_a IN {scope}" if changed_only else ""
     n = len(node_ids)
     # the rule as two flags, not text: millions of Python strings cost seconds
     edges = con.execute("SELECT rowid AS row_id, record_a, record_b, rule = 'probabilistic' AS model, "
                         f"rule = 'must_link' AS must FROM core.customer_edges {in_scope}").fetchnumpy()
     a, b = node_of(edges["record_a"]), node_of(edges["record_b"])
     model, must = np.asarray(edges["model"], dtype=bool), np.asarray(edges["must"], dtype=bool)
-    cannot = con.execute("SELECT record_a, record_b FROM core.customer_overrides WHERE decision = 'cannot_link'"
-                         ).fetchnumpy()
-    cannot_a, cannot_b = (np.asarray(v, dtype=np.int64) for v in cannot.values())
-    if changed_only:  # a pair outside the scope has no node (none is: customer_edges_changed.sql)
-        known = np.isin(cannot_a, node_ids) & np.isin(cannot_b, node_ids)
-        cannot_a, cannot_b = cannot_a[known], cannot_b[known]
-    ca, cb = node_of(cannot_a), node_of(cannot_b)
+    # (on a night every decision's records are in scope: customer_edges_changed.sql)
+    both_in_scope = f"AND record_a IN {scope} AND record_b IN {scope}" if changed_only else ""
+    cannot = con.execute("SELECT record_a, record_b FROM core.customer_overrides "
+                         f"WHERE decision = 'cannot_link' {both_in_scope}").fetchnumpy()
+    ca, cb = node_of(cannot["record_a"]), node_of(cannot["record_b"])
     dropped = np.zeros(len(a), dtype=np.int8)  # 0: kept, else 1 + index in DROP_REASONS
 
     labels = first = _components(n, a, b)
@@ -570,8 +571,8 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     run_sql_files(con, "core/customer_model_edges.sql",
                   "core/customer_edges_changed.sql" if changed_only else "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size, changed_only)
-    issue_customer_keys(con, changed_only=scoring.get("changed_only", False))
-    write_identity_map(con, changed_only=scoring.get("changed_only", False))
+    issue_customer_keys(con, changed_only)
+    write_identity_map(con, changed_only)
     run_sql(con, evidence_sql(comparison_fields(settings.model)))
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
@@ -591,9 +592,7 @@ def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = F
     con.execute("SET VARIABLE order_fallback_days = ?", [fallback.max_days])
     fingerprint = content_fingerprint([SQL_DIR / "core" / "order_identity_map.sql"], repr(fallback))
     scoped = not rebuild and record_places.order_map_scope(con, fingerprint)
-    if not scoped:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE cw_order_map_places ({record_places.QUEUE_COLUMNS})")
-    con.execute("SET VARIABLE order_map_scoped = ?", [scoped])
+    bind_scope(con, "order_map_scoped", "cw_order_map_places", record_places.QUEUE_COLUMNS, scoped)
     run_sql_files(con, "core/order_identity_map.sql")
     update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild,
                                 within="cw_order_map_places" if scoped else None, order_keys=True)

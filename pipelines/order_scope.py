@@ -17,9 +17,8 @@ import duckdb
 
 from connectors.files import content_fingerprint
 from pipelines.metadata import column_names
-from pipelines.record_places import ORDER_QUEUE, QUEUE_COLUMNS
+from pipelines.record_places import ORDER_QUEUE, QUEUE_COLUMNS, fingerprint_kept, keep_fingerprint_sql
 from pipelines.sql_assets import SQL_DIR
-from pipelines.staging_sql import literal
 
 ORDER_KEYS_QUEUE = "core.order_keys_changed"
 STATE = "core.orders_state"
@@ -52,14 +51,13 @@ def orders_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 def order_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     """cw_order_scope(order_key): the orders whose inputs changed since core.orders was written.
     False (derive every order) when that cannot be known."""
-    present = all(column_names(con, *t.split(".")) for t in ("core.orders", ORDER_KEYS_QUEUE, ORDER_QUEUE, STATE))
-    if not present:
+    present = all(column_names(con, *t.split(".")) for t in ("core.orders", ORDER_KEYS_QUEUE, ORDER_QUEUE))
+    if not present or not fingerprint_kept(con, STATE, fingerprint):
         return False
-    [(same, whole)] = con.execute(f"""
-        SELECT (SELECT count(*) FROM {STATE} WHERE fingerprint = ?),
-               (SELECT count(*) FROM {ORDER_KEYS_QUEUE} WHERE order_key IS NULL)
-               + (SELECT count(*) FROM {ORDER_QUEUE} WHERE source_file IS NULL)""", [fingerprint]).fetchall()
-    if not same or whole:
+    [(whole,)] = con.execute(f"""
+        SELECT (SELECT count(*) FROM {ORDER_KEYS_QUEUE} WHERE order_key IS NULL)
+               + (SELECT count(*) FROM {ORDER_QUEUE} WHERE source_file IS NULL)""").fetchall()
+    if whole:
         return False
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_order_scope AS
@@ -75,4 +73,4 @@ def orders_derived_sql(fingerprint: str) -> list[str]:
     """The queues emptied (created on a build that had none) and the fingerprint kept."""
     return [f"CREATE OR REPLACE TABLE {ORDER_KEYS_QUEUE} (order_key VARCHAR)",
             f"CREATE OR REPLACE TABLE {ORDER_QUEUE} ({QUEUE_COLUMNS})",
-            f"CREATE OR REPLACE TABLE {STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]
+            keep_fingerprint_sql(STATE, fingerprint)]

@@ -47,6 +47,16 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(column_names(con, *table.split(".")))
 
 
+def fingerprint_kept(con: duckdb.DuckDBPyConnection, state: str, fingerprint: str) -> bool:
+    """Whether the state table `state` (a build without it: no) holds `fingerprint`."""
+    return _exists(con, state) and bool(
+        con.execute(f"SELECT count(*) FROM {state} WHERE fingerprint = ?", [fingerprint]).fetchall()[0][0])
+
+
+def keep_fingerprint_sql(state: str, fingerprint: str) -> str:
+    return f"CREATE OR REPLACE TABLE {state} AS SELECT {literal(fingerprint)} AS fingerprint"
+
+
 def _queues_of(con: duckdb.DuckDBPyConnection, entity: str) -> list[str]:
     return [queue for queue, entities in QUEUES.items() if entity in entities and _exists(con, queue)]
 
@@ -118,10 +128,8 @@ def reference_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     """cw_reference_places: the places whose order references may have changed. False (derive
     them all) without the references or their queue, when the queue names a whole entity, or
     when the patterns' `fingerprint` differs from the one the references were derived with."""
-    if not (_exists(con, "core.order_references") and _exists(con, REFERENCE_QUEUE) and _exists(con, REFERENCES_STATE)):
-        return False
-    [(same,)] = con.execute(f"SELECT count(*) FROM {REFERENCES_STATE} WHERE fingerprint = ?", [fingerprint]).fetchall()
-    if not same or _has_whole_entity(con, REFERENCE_QUEUE):
+    if not (_exists(con, "core.order_references") and _exists(con, REFERENCE_QUEUE)
+            and fingerprint_kept(con, REFERENCES_STATE, fingerprint)) or _has_whole_entity(con, REFERENCE_QUEUE):
         return False
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_reference_places AS SELECT DISTINCT * FROM {REFERENCE_QUEUE}")
     return True
@@ -144,7 +152,7 @@ def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, sco
                          f"INSERT INTO {ORDER_MAP_QUEUE} VALUES (NULL, NULL, NULL)")
     return [*passed_on,
             f"CREATE OR REPLACE TABLE {REFERENCE_QUEUE} ({QUEUE_COLUMNS})",
-            f"CREATE OR REPLACE TABLE {REFERENCES_STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]
+            keep_fingerprint_sql(REFERENCES_STATE, fingerprint)]
 
 
 def person_scope(con: duckdb.DuckDBPyConnection) -> bool:
@@ -179,10 +187,8 @@ def order_map_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     places, and every shipment naming no order, which the fallback matches anew each night (they
     compete for orders). False (derive every row) without the map, its queue or its state, when
     the queue names every record, or when the map's `fingerprint` differs from the one kept."""
-    if not all(_exists(con, t) for t in ("core.order_identity_map", ORDER_MAP_QUEUE, ORDER_MAP_STATE)):
-        return False
-    [(same,)] = con.execute(f"SELECT count(*) FROM {ORDER_MAP_STATE} WHERE fingerprint = ?", [fingerprint]).fetchall()
-    if not same or _has_whole_entity(con, ORDER_MAP_QUEUE):
+    if not (_exists(con, "core.order_identity_map") and _exists(con, ORDER_MAP_QUEUE)
+            and fingerprint_kept(con, ORDER_MAP_STATE, fingerprint)) or _has_whole_entity(con, ORDER_MAP_QUEUE):
         return False
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_order_map_places AS
@@ -196,4 +202,4 @@ def order_map_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
 def order_map_derived_sql(fingerprint: str) -> list[str]:
     """The order map's queue emptied (created on a build that had none) and its fingerprint kept."""
     return [f"CREATE OR REPLACE TABLE {ORDER_MAP_QUEUE} ({QUEUE_COLUMNS})",
-            f"CREATE OR REPLACE TABLE {ORDER_MAP_STATE} AS SELECT {literal(fingerprint)} AS fingerprint"]
+            keep_fingerprint_sql(ORDER_MAP_STATE, fingerprint)]

@@ -2,7 +2,8 @@
 -- takes tonight's (cw_key_links_new, customer_key_links_arrived.sql); the model's and the
 -- analysts' links (a few per thousand records) are written again. The ends of every link that
 -- came or went, of every link a guard dropped and of every analyst's decision are
--- cw_edges_touched: their clusters are derived again (pipelines/identity.py cluster_records).
+-- cw_edges_touched: their clusters are derived again (pipelines/identity.py cluster_records), as
+-- are the gone records', whose links went with them (customer_cluster_scope.sql).
 CREATE OR REPLACE TEMP TABLE cw_edges_touched AS
 WITH before AS (
     SELECT record_a, record_b, rule FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_link')
@@ -17,9 +18,7 @@ moved AS (
     UNION ALL
     SELECT record_a, record_b, rule FROM cw_key_links_new
     UNION ALL
-    SELECT record_a, record_b, rule FROM core.customer_edges
-    WHERE record_a IN (SELECT record_id FROM cw_records_gone) OR record_b IN (SELECT record_id FROM cw_records_gone)
-       OR dropped_reason IS NOT NULL
+    SELECT record_a, record_b, rule FROM core.customer_edges WHERE dropped_reason IS NOT NULL
     UNION ALL
     SELECT record_a, record_b, decision FROM core.customer_overrides
 )
