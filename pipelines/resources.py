@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from connectors.values import register_functions
 from pipelines.settings import Settings, load_settings
@@ -21,16 +22,33 @@ class WarehouseResource(dg.ConfigurableResource):
     config_path: str = ""
     # Re-read every landing file instead of reusing the raw rows of files loaded before.
     full_rebuild: bool = False
+    # A connection held open for the whole run. While one is open, DuckDB gives every connection
+    # to the file in this process the same database: each step finds the catalog read and its
+    # buffers warm, and closing its connection writes no checkpoint. Checkpoints come when the
+    # log passes checkpoint_threshold and when the run ends, not once per step.
+    _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)
 
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._held = self._open()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
         settings = self.settings()
         settings.build_path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.build_path.parent, 0o700)  # the build keeps personal data
-        con = duckdb.connect(str(settings.build_path))
+        return duckdb.connect(str(settings.build_path))
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        settings = self.settings()
+        con = self._open()
         try:
             prepare_connection(con, settings)
             yield con
@@ -48,7 +66,12 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    register_functions(con)
+    try:
+        register_functions(con)
+    except duckdb.CatalogException as exc:
+        # made by an earlier connection to the same database (a run holds one open)
+        if "already exists" not in str(exc):
+            raise
     variables = {
         "company_tz": settings.company_timezone,
         "activation_window_days": settings.activation_window_days,

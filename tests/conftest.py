@@ -30,6 +30,15 @@ class NightlyRun:
     def published(self) -> Path:
         return self.warehouse / "crosswalk.duckdb"
 
+    def publish_copy(self, target: Path, settings) -> None:
+        """The build's contract tables written into a new file at `target` under `settings`, as
+        publishing writes them."""
+        from pipelines.publish import write_published_copy
+        from pipelines.resources import WarehouseResource
+
+        with WarehouseResource(config_path=str(self.config_path)).connect() as con:
+            write_published_copy(con, target, settings)
+
     def query(self, sql: str, params=None, published: bool = True) -> pd.DataFrame:
         con = duckdb.connect(str(self.published if published else self.build), read_only=True)
         try:

@@ -19,7 +19,7 @@ from pipelines.core import ORDER_REFERENCES
 from pipelines.definitions import build_definitions
 from pipelines.identity import linkage_fingerprint, load_identity_settings
 from pipelines.identity_linkage import name_records_cap
-from pipelines.publish import PUBLISHED, write_published_copy
+from pipelines.publish import PUBLISHED
 from pipelines.settings import load_settings
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 from tests.test_incremental import step_metadata, write_rows
@@ -354,7 +354,7 @@ def test_rows_changed_on_a_night_that_did_not_publish_reach_the_next_file(tmp_pa
     assert updates.pop("core.customers") == "0 rows replaced"
     assert re.fullmatch(r"\d+ rows replaced", updates.pop("core.customer_identity_map"))
     whole = tmp_path / "whole.duckdb"
-    write_published_copy(night.build, whole, load_settings(night.config_path))
+    night.publish_copy(whole, load_settings(night.config_path))
     con = duckdb.connect(str(whole), read_only=True)
     try:
         for table in unpublished.UNPUBLISHED:

@@ -77,3 +77,15 @@ def test_build_file_is_not_held_open_after_the_run(sample_run):
     done = subprocess.run([sys.executable, "-c", code, str(sample_run.build)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_run_leaves_the_build_closed_and_written_whole(sample_run):
+    """A run holds the build open for all of its steps (pipelines/resources.py) and attaches the
+    new BI file to it to publish: when the run ends the build is closed, its log written into the
+    file, and the published file stands alone."""
+    assert not sample_run.build.with_name(sample_run.build.name + ".wal").exists()
+    assert not any(sample_run.published.parent.glob(".crosswalk.duckdb.*")), "no file left from publishing"
+    views = sample_run.query("SELECT view_name FROM duckdb_views() WHERE schema_name = 'bi' AND NOT internal")
+    assert len(views) > 0
+    for view in views["view_name"]:
+        sample_run.query(f"SELECT * FROM bi.{view} LIMIT 1")  # binds in the published file alone

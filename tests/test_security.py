@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from pipelines.cli import main as cli_main
-from pipelines.publish import publish_fingerprint, write_published_copy
+from pipelines.publish import publish_fingerprint
 from pipelines.settings import load_settings
 
 
@@ -24,7 +24,7 @@ def test_build_folder_is_owner_only_and_published_file_is_readable(sample_run):
 def test_personal_data_policy_of_the_published_copy(sample_run, tmp_path, policy):
     settings = dataclasses.replace(load_settings(sample_run.config_path), personal_data=policy)
     target = tmp_path / "published.duckdb"
-    write_published_copy(sample_run.build, target, settings)
+    sample_run.publish_copy(target, settings)
     con = duckdb.connect(str(target), read_only=True)
     try:
         columns = set(con.execute("SELECT column_name FROM information_schema.columns "
