@@ -4,13 +4,13 @@ Each has a queue of customer keys (a NULL key: every customer) that the steps be
 its own step empties in the transaction that builds those customers; facts it keeps from other
 tables (first order, tickets), so that it notices a customer whose facts moved there; and a
 fingerprint of its SQL and settings. It is built whole on a first build, when the fingerprint
-moves, when the queue holds a NULL, on a full rebuild, and once the rows built again since the
-last whole build pass a quarter of the table.
+moves, when the queue holds a NULL, and on a full rebuild.
 
-A night replaces rows by DELETE and INSERT, and DuckDB's checkpoint would then compact every row
-group holding a deleted row: 1.0 s for 22k of 726k customers, against 0.08 s without. The night
-skips that compaction; the whole build that follows a quarter of the rows rewrites the table
-compactly instead.
+A night replaces rows by DELETE and INSERT; DuckDB compacts the row groups holding deleted rows
+at the run's checkpoint, with every other table's (pipelines/resources.py: a run's steps share
+one database and write one checkpoint). Skipping that compaction for these tables, as nights
+did while each step checkpointed on its own, would now need a checkpoint of their own in the
+middle of the run: measured, it cost as much as the compaction.
 """
 
 from dataclasses import dataclass
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import duckdb
 
 from connectors.files import content_fingerprint
-from pipelines.metadata import column_names
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql
 from pipelines.staging_sql import literal
 
@@ -57,37 +56,15 @@ def _moved_facts_sql(spec: PerCustomerTable) -> list[str]:
             for now, kept in spec.facts.items()]
 
 
-# rows built again since the last whole build, as a share of the table, beyond which it is built whole
-MOST_REBUILT = 0.25
-
-
 def _builds_whole(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, fingerprint: str) -> bool:
     needed = {spec.table, spec.queue, spec.state, *spec.facts.values()}
     present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-    if not needed <= present or "rebuilt_rows" not in column_names(con, *spec.state.split(".")):
+    if not needed <= present:
         return True
-    [(kept, everyone, compact)] = con.execute(f"""
+    [(kept, everyone)] = con.execute(f"""
         SELECT (SELECT count(*) FROM {spec.state} WHERE fingerprint = ?),
-               (SELECT count(*) FROM {spec.queue} WHERE customer_key IS NULL),
-               (SELECT max(rebuilt_rows) FROM {spec.state}) <= ? * (SELECT count(*) FROM {spec.table})""",
-        [fingerprint, MOST_REBUILT]).fetchall()
-    return kept == 0 or everyone > 0 or not compact
-
-
-def _without_compaction(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-    """Run the statements and checkpoint their changes leaving deleted rows in place: DuckDB would
-    compact every row group they touched (1.0 s for 22k customers at 1M orders), and the table is
-    built whole once a quarter of its rows was rebuilt. The setting is the database's, and a run
-    shares one database across its steps: what the run wrote before is checkpointed first, as
-    usual, and the setting is restored after."""
-    con.execute("CHECKPOINT")
-    [(tasks,)] = con.execute("SELECT current_setting('max_vacuum_tasks')").fetchall()
-    con.execute("SET max_vacuum_tasks = 0")
-    try:
-        run_sql(con, *statements)
-        con.execute("CHECKPOINT")
-    finally:
-        con.execute(f"SET max_vacuum_tasks = {int(tasks)}")
+               (SELECT count(*) FROM {spec.queue} WHERE customer_key IS NULL)""", [fingerprint]).fetchall()
+    return kept == 0 or everyone > 0
 
 
 def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, rebuild: bool, *settings) -> str:
@@ -102,8 +79,7 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
         statements += ["CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS true", read_sql(spec.rows_sql),
                        f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM {spec.rows_view}",
                        *(queue_everyone(q) for q in spec.next_queues),
-                       f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint, "
-                       "0::BIGINT AS rebuilt_rows"]
+                       f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint"]
     else:
         statements += [*_moved_facts_sql(spec),
                        f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS SELECT DISTINCT customer_key FROM {spec.queue}",
@@ -113,13 +89,11 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
                        f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
                        f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",
                        *(s for q in spec.next_queues
-                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys")),
-                       f"UPDATE {spec.state} SET rebuilt_rows = rebuilt_rows + (SELECT count(*) FROM cw_changed_keys)"]
-    statements += [*(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM {now}" for now, kept in spec.facts.items()),
-                   f"CREATE OR REPLACE TABLE {spec.queue} (customer_key VARCHAR)"]
+                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys"))]
+    run_sql(con, *statements,
+            *(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM {now}" for now, kept in spec.facts.items()),
+            f"CREATE OR REPLACE TABLE {spec.queue} (customer_key VARCHAR)")
     if whole:
-        run_sql(con, *statements)
         return "derived whole"
-    _without_compaction(con, statements)
     [(built,)] = con.execute("SELECT count(*) FROM cw_changed_keys").fetchall()
     return f"{built} customers built again"

@@ -14,7 +14,7 @@ import openpyxl
 
 from connectors.files import csv_all_rows, csv_format, discover_tables
 from connectors.profiles import SCHEMAS_DIR, load_profiles
-from pipelines import per_customer, record_places, unpublished
+from pipelines import record_places, unpublished
 from pipelines.core import ORDER_REFERENCES
 from pipelines.definitions import build_definitions
 from pipelines.identity import linkage_fingerprint, load_identity_settings
@@ -300,20 +300,6 @@ def test_an_order_total_and_a_ticket_score_build_only_their_customers_360_again(
     assert step_metadata(night, "marts", "update")["customer_360"] == "2 customers built again"
     [(now_value,)] = build_rows(night, "SELECT lifetime_value FROM marts.customer_360 WHERE customer_key = ?", [buyer])
     assert now_value != then_value
-
-
-def test_per_customer_tables_are_built_whole_again_once_a_share_was_rebuilt(tmp_path, monkeypatch):
-    """Nights leave deleted rows in place; a whole build compacts the table after enough of them."""
-    monkeypatch.setattr(per_customer, "MOST_REBUILT", 0.0001)
-    landing, first = first_night(tmp_path)
-    updates = [step_metadata(first, "marts", "update")["customer_360"]]
-    for order in ("SO-1001", "SO-1002"):  # the CRM corrects one order's total a night
-        edit_in_place(landing, "sales_orders.csv", "Sales Order Number", order, "Grand Total", "£1000.00")
-        run = nightly_run_in(tmp_path / "night", landing)
-        assert run.result.success
-        updates.append(step_metadata(run, "marts", "update")["customer_360"])
-    # a ten-thousandth of the sample's customers is below one row: the second night's row passes it
-    assert updates == ["derived whole", "1 customers built again", "derived whole"]
 
 
 def test_the_linkage_fingerprint_follows_the_settings_files_not_where_they_lie(tmp_path):
