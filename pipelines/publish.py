@@ -49,6 +49,8 @@ PUBLISHED_TABLES = (
     "raw.landing_files",
 )
 PERSONAL_COLUMNS = {"email", "phone", "street", "address"}
+# the new BI file's name while the build has it attached
+PUBLISHING = "cw_publishing"
 
 
 def pseudonym_key(settings: Settings) -> str:
@@ -148,9 +150,6 @@ def _copy_table(con: duckdb.DuckDBPyConnection, build: str, table: str, policy: 
         cursor.close()
 
 
-PUBLISHING = "cw_publishing"
-
-
 def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings: Settings,
                          previous: Path | None = None) -> dict[str, tuple[int, str]]:
     """Write the contract tables from the build (`con`, a connection to it) into a new file at
@@ -179,8 +178,9 @@ def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings:
             describe_published_file(cursor, settings)
         finally:
             cursor.close()
+        con.execute(f"CHECKPOINT {PUBLISHING}")  # the file whole, with no log beside it
     finally:
-        con.execute(f"DETACH {PUBLISHING}")  # writes the file whole (a checkpoint) and closes it
+        con.execute(f"DETACH {PUBLISHING}")
     return tables
 
 
