@@ -279,7 +279,8 @@ def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
     starts = np.concatenate(([True], np.diff(at) != 1))
     lengths = np.diff(np.append(np.flatnonzero(starts), len(at)))
     odd = lengths % 2 == 1
-    first, last = at[starts][odd], at[starts][odd] + lengths[odd] - 1
+    first = at[starts][odd]
+    last = first + lengths[odd] - 1
     edges = np.frombuffer(delimiter.encode() + b"\r\n", dtype=np.uint8)
     before = np.where(first > 0, codes[np.maximum(first - 1, 0)], ord("\n"))
     after = np.where(last < len(codes) - 1, codes[np.minimum(last + 1, len(codes) - 1)], ord("\n"))

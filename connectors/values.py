@@ -113,10 +113,12 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Make `cw_email(text)` and `cw_phone(text, region)` available to SQL on this connection;
     they take whole vectors (Arrow), not a Python call per row."""
     # asked of DuckDB, not looked up in duckdb_functions(): listing every function took 10-20 ms
-    # of each of a run's 49 connections
+    # of each of a run's 49 connections. Already there: made on this connection ("already
+    # created"), or on another connection to the same database ("already exists"; a run holds the
+    # build open, pipelines/resources.py).
     for name, function, parameters in (("cw_email", _emails, [str]), ("cw_phone", _phones, [str, str])):
         try:
             con.create_function(name, function, parameters, str, type="arrow", null_handling="special")
-        except duckdb.NotImplementedException as exc:
-            if "already created" not in str(exc):
+        except (duckdb.NotImplementedException, duckdb.CatalogException) as exc:
+            if "already created" not in str(exc) and "already exists" not in str(exc):
                 raise

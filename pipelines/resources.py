@@ -32,15 +32,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return load_settings(Path(self.config_path) if self.config_path else None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._held = self._open()
+        self._held = self._open(self.settings())
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._held is not None:
             self._held.close()
             self._held = None
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        settings = self.settings()
+    @staticmethod
+    def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
         settings.build_path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.build_path.parent, 0o700)  # the build keeps personal data
         return duckdb.connect(str(settings.build_path))
@@ -48,7 +48,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         settings = self.settings()
-        con = self._open()
+        con = self._open(settings)
         try:
             prepare_connection(con, settings)
             yield con
@@ -59,19 +59,15 @@ class WarehouseResource(dg.ConfigurableResource):
 def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """UTC session, schemas, normalisation functions and the metric settings as SQL variables."""
     con.execute("SET TimeZone = 'UTC'")
-    # one checkpoint when a step closes its connection, not one per 16 MB of log: a night's steps
-    # change a few rows of large tables, and each checkpoint rewrites the row groups they touch
+    # one checkpoint when the run ends (WarehouseResource holds the build open), not one per 16 MB
+    # of log: a night's steps change a few rows of large tables, and each checkpoint rewrites the
+    # row groups they touch
     con.execute("SET checkpoint_threshold = '1GB'")
     # DuckDB's cache is otherwise 80% of RAM; above the limit it spills to disk
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    try:
-        register_functions(con)
-    except duckdb.CatalogException as exc:
-        # made by an earlier connection to the same database (a run holds one open)
-        if "already exists" not in str(exc):
-            raise
+    register_functions(con)
     variables = {
         "company_tz": settings.company_timezone,
         "activation_window_days": settings.activation_window_days,
