@@ -269,22 +269,52 @@ def loose_quotes(path: Path, delimiter: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
-    data = path.read_bytes()
-    if b'"' not in data:
+    if not size:
         return False
-    codes = np.frombuffer(data, dtype=np.uint8)
-    at = np.flatnonzero(codes == ord('"'))
-    # runs of adjacent quotes: doubled quotes set aside, a run leaves one quote when its length is
-    # odd, between the characters around the run (found without copying the file to drop them)
-    starts = np.concatenate(([True], np.diff(at) != 1))
-    lengths = np.diff(np.append(np.flatnonzero(starts), len(at)))
-    odd = lengths % 2 == 1
-    first = at[starts][odd]
-    last = first + lengths[odd] - 1
-    edges = np.frombuffer(delimiter.encode() + b"\r\n", dtype=np.uint8)
-    before = np.where(first > 0, codes[np.maximum(first - 1, 0)], ord("\n"))
-    after = np.where(last < len(codes) - 1, codes[np.minimum(last + 1, len(codes) - 1)], ord("\n"))
-    return bool((~np.isin(before, edges) & ~np.isin(after, edges)).any())
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        if mapped.find(b'"') < 0:
+            return False
+        codes = np.frombuffer(mapped, dtype=np.uint8)
+        try:
+            return _quote_inside_field(codes, np.frombuffer(delimiter.encode() + b"\r\n", dtype=np.uint8))
+        finally:
+            del codes  # the map cannot close while an array views it
+
+
+# Quotes are looked for a slice of the file at a time, into one buffer: memory a process touches
+# for the first time is dear on a virtual machine (for a 96 MB export, arrays the size of the
+# file took 0.94 s in a fresh process, slices 0.10 s)
+QUOTE_SCAN_SLICE = 1 << 23
+QUOTE = ord('"')
+
+
+def _quote_inside_field(codes: np.ndarray, edges: np.ndarray) -> bool:
+    is_quote = np.empty(min(QUOTE_SCAN_SLICE, len(codes)), dtype=bool)
+    start = 0
+    while start < len(codes):
+        end = min(start + QUOTE_SCAN_SLICE, len(codes))
+        while end < len(codes) and codes[end - 1] == QUOTE:  # a run of quotes stays in one slice
+            end += 1
+        if end - start > len(is_quote):
+            is_quote = np.empty(end - start, dtype=bool)
+        found = is_quote[:end - start]
+        np.equal(codes[start:end], QUOTE, out=found)
+        at = np.flatnonzero(found) + start
+        start = end
+        if not len(at):
+            continue
+        # runs of adjacent quotes: doubled quotes set aside, a run leaves one quote when its length
+        # is odd, between the characters around the run
+        starts = np.concatenate(([True], np.diff(at) != 1))
+        lengths = np.diff(np.append(np.flatnonzero(starts), len(at)))
+        odd = lengths % 2 == 1
+        first = at[starts][odd]
+        last = first + lengths[odd] - 1
+        before = np.where(first > 0, codes[np.maximum(first - 1, 0)], ord("\n"))
+        after = np.where(last < len(codes) - 1, codes[np.minimum(last + 1, len(codes) - 1)], ord("\n"))
+        if (~np.isin(before, edges) & ~np.isin(after, edges)).any():
+            return True
+    return False
 
 
 # Work begun for the raw load of the same run, held by file version until the load takes it:

@@ -4,6 +4,8 @@ the streamed workbook head against calamine, Arrow's text conversion against cel
 import datetime as dt
 import json
 import os
+import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -69,6 +71,34 @@ def test_text_after_a_closing_quote_is_still_refused_with_its_line(tmp_path):
     assert arrow_records(path, csv_format(path), 1, [f"c{i}" for i in range(7)]) is None
     with pytest.raises(FileRefused, match="starting on line 2"):
         discover_tables(path, PROFILES)
+
+
+def _quote_inside_a_field(data: bytes, delimiter: bytes) -> bool:
+    """The rule loose_quotes applies, one run of quotes at a time: doubled quotes cancel out, and a
+    run that leaves a quote with no delimiter or line end on either side sits inside a field."""
+    edges = delimiter + b"\r\n"
+    for run in re.finditer(rb'"+', data):
+        before = data[run.start() - 1:run.start()] or b"\n"
+        after = data[run.end():run.end() + 1] or b"\n"
+        if len(run.group()) % 2 and before not in edges and after not in edges:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("slice_bytes", [1, 2, 3, 7, files_module.QUOTE_SCAN_SLICE])
+def test_a_quote_inside_a_field_is_found_wherever_the_file_is_sliced(tmp_path, monkeypatch, slice_bytes):
+    monkeypatch.setattr(files_module, "QUOTE_SCAN_SLICE", slice_bytes)
+    pick = random.Random(slice_bytes)
+    path = tmp_path / "quotes.csv"
+    found = 0
+    for n in range(1500):
+        data = "".join(pick.choice('ab,;"\n\r') for _ in range(pick.randint(0, 30))).encode()
+        path.write_bytes(data)
+        for delimiter in (",", ";"):
+            expected = _quote_inside_a_field(data, delimiter.encode())
+            assert files_module._loose_quotes.__wrapped__(path, len(data), n, delimiter) == expected, (data, delimiter)
+            found += expected
+    assert 0 < found < 3000  # both answers were asked for
 
 
 def test_a_short_row_leaves_arrow_for_the_csv_module_and_is_quarantined(tmp_path):
