@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from pipelines import collector
+
 PROJECT = Path(__file__).resolve().parent.parent
 
 
@@ -81,6 +83,7 @@ def main() -> None:
     print("slowest steps:")
     for step, seconds in sorted(steps.items(), key=lambda s: -s[1])[:args.slowest]:
         print(f"  {seconds:6.2f} s  {step}")
+    collector.freeze_before_exit()  # as crosswalk run does
 
 
 if __name__ == "__main__":

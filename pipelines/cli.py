@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
+from pipelines import collector
 from pipelines.settings import PROJECT_DIR, SettingsError, load_settings
 
 HOME = PROJECT_DIR / ".dagster_home"
@@ -249,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.landing, args.warehouse, args.full_rebuild)
+        code = run(args.landing, args.warehouse, args.full_rebuild)
+        collector.freeze_before_exit()
+        return code
     if args.command == "status":
         return status(args.landing, args.warehouse)
     if args.command == "profile":

@@ -11,6 +11,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from connectors.values import register_functions
+from pipelines import collector
 from pipelines.settings import Settings, load_settings
 
 SCHEMAS = ("raw", "staging", "core", "marts", "quality")
@@ -27,17 +28,25 @@ class WarehouseResource(dg.ConfigurableResource):
     # buffers warm, and closing its connection writes no checkpoint. Checkpoints come when the
     # log passes checkpoint_threshold and when the run ends, not once per step.
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    # the garbage collector's thresholds before the run (pipelines/collector.py)
+    _collector_threshold: tuple[int, int, int] | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._held = self._open(self.settings())
+        self._collector_threshold = collector.relax()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._held is not None:
-            self._held.close()
-            self._held = None
+        try:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
+        finally:
+            if self._collector_threshold is not None:
+                collector.restore(self._collector_threshold)
+                self._collector_threshold = None
 
     @staticmethod
     def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
