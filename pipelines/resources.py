@@ -28,15 +28,15 @@ class WarehouseResource(dg.ConfigurableResource):
     # buffers warm, and closing its connection writes no checkpoint. Checkpoints come when the
     # log passes checkpoint_threshold and when the run ends, not once per step.
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
-    # the garbage collector's thresholds before the run (pipelines/collector.py)
-    _collector_threshold: tuple[int, int, int] | None = PrivateAttr(default=None)
+    # the garbage collector's settings before the run (pipelines/collector.py)
+    _collector_before: collector.Before | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._held = self._open(self.settings())
-        self._collector_threshold = collector.relax()
+        self._collector_before = collector.relax()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
@@ -44,9 +44,9 @@ class WarehouseResource(dg.ConfigurableResource):
                 self._held.close()
                 self._held = None
         finally:
-            if self._collector_threshold is not None:
-                collector.restore(self._collector_threshold)
-                self._collector_threshold = None
+            if self._collector_before is not None:
+                collector.restore(self._collector_before)
+                self._collector_before = None
 
     @staticmethod
     def _open(settings: Settings) -> duckdb.DuckDBPyConnection:
