@@ -464,7 +464,7 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
     key_groups(con, changed_only=True)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
-    prior = estimate_prior(con, settings.model, "core.customer_linkage_input")
+    prior = estimate_prior(con, "core.customer_linkage_input")
     if not prior_within_margin(state, prior, settings.review_threshold):
         return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint, prior)
     return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)

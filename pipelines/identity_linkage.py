@@ -11,6 +11,7 @@ only the pairs of the nodes it touched and moves the kept pairs' weights by the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -21,11 +22,13 @@ from pathlib import Path
 import duckdb
 from splink import DuckDBAPI, Linker
 
-from pipelines.staging_sql import literal
+from pipelines.staging_sql import ident, literal
 
 INPUT_VIEW = "cw_linkage_input"
-# Rules that admit (almost) no false positives, used to estimate the prior on every run.
-PRIOR_RULES = ["l.email = r.email", "l.phone = r.phone"]
+# Rules that admit (almost) no false positives, used to estimate the prior on every run: two
+# records with the same email, or the same phone, are taken for one person.
+PRIOR_COLUMNS = ("email", "phone")
+PRIOR_RULES = [f"l.{c} = r.{c}" for c in PRIOR_COLUMNS]
 PRIOR_RECALL = 0.8
 # Pairs are kept down to this many bits of match weight below the review threshold. A later
 # night whose prior rises by less finds every pair it lifts to the threshold among them; a
@@ -98,7 +101,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: f
         _empty_scores(con, settings)
         return {"prior": None, "pairs": 0, "state": None}
     if prior is None:
-        prior = estimate_prior(con, model, "core.customer_linkage_input")
+        prior = estimate_prior(con, "core.customer_linkage_input")
     settings["probability_two_random_records_match"] = prior
     con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM core.customer_linkage_input")
     linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), settings, log_level=logging.WARNING)
@@ -127,16 +130,25 @@ def _pairs_to_review(con: duckdb.DuckDBPyConnection, review_threshold: float) ->
                            [review_threshold]).fetchall()[0][0])
 
 
-def estimate_prior(con: duckdb.DuckDBPyConnection, model: Path, nodes: str) -> float:
-    """The prior the full scoring would estimate on the nodes of the relation `nodes`."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {nodes}")
-    linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), _model_settings(model), log_level=logging.WARNING)
-    try:
-        linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=PRIOR_RECALL)
-        return float(linker._settings_obj._probability_two_random_records_match)
-    finally:
-        linker.table_management.delete_tables_created_by_splink_from_db()
-        con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
+def estimate_prior(con: duckdb.DuckDBPyConnection, nodes: str) -> float:
+    """The prior Splink's estimate_probability_two_random_records_match(PRIOR_RULES, PRIOR_RECALL)
+    gives on the nodes of the relation `nodes`: the pairs some rule admits, over the rules'
+    recall, over all pairs. The pairs an equal column admits are counted from the sizes of the
+    column's groups, by inclusion and exclusion over the columns, instead of joined: 0.26-0.30 s
+    against Splink's 0.5-0.8 s for 1.6M nodes, and the same float."""
+    terms = []
+    for size in range(1, len(PRIOR_COLUMNS) + 1):
+        for columns in itertools.combinations(PRIOR_COLUMNS, size):
+            not_null = " AND ".join(f"{ident(c)} IS NOT NULL" for c in columns)
+            pairs = (f"(SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT count(*) AS n FROM {nodes} "
+                     f"WHERE {not_null} GROUP BY {', '.join(ident(c) for c in columns)}))")
+            terms.append(f"{'+' if size % 2 else '-'} {pairs}")
+    [(records, admitted)] = con.execute(f"SELECT (SELECT count(*) FROM {nodes}), 0 {' '.join(terms)}").fetchall()
+    all_pairs = records * (records - 1) // 2
+    if admitted > all_pairs * PRIOR_RECALL:
+        raise ValueError(f"the prior's rules admit {admitted} of {all_pairs} pairs, more than a recall of "
+                         f"{PRIOR_RECALL} allows")
+    return (admitted / PRIOR_RECALL) / all_pairs
 
 
 def prior_within_margin(state: ScoringState, prior: float, review_threshold: float) -> bool:

@@ -86,3 +86,38 @@ def test_the_model_scores_only_pairs_across_key_groups(sample_run):
         "JOIN core.customer_linkage_input a ON a.unique_id = s.node_a "
         "JOIN core.customer_linkage_input b ON b.unique_id = s.node_b", published=False).iloc[0]
     assert pairs["scored"] > 100 and pairs["within"] == 0
+
+
+def _splink_prior(con, nodes: str) -> float:
+    import logging
+
+    from splink import DuckDBAPI, Linker
+
+    from connectors.profiles import SCHEMAS_DIR
+    from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES, _model_settings
+
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {nodes}")
+    linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), _model_settings(SCHEMAS_DIR / "identity_model.json"),
+                    log_level=logging.WARNING)
+    linker.training.estimate_probability_two_random_records_match(PRIOR_RULES, recall=PRIOR_RECALL)
+    return linker._settings_obj._probability_two_random_records_match
+
+
+def test_the_prior_is_splinks_estimate_to_the_last_bit(sample_run, tmp_path):
+    import shutil
+
+    import duckdb
+
+    from pipelines.identity_linkage import estimate_prior
+
+    shutil.copy(sample_run.build, tmp_path / "build.duckdb")
+    con = duckdb.connect(str(tmp_path / "build.duckdb"))
+    # the sample's nodes, and the same nodes with emails and phones shared in overlapping groups
+    # (a third of the emails one address, every fifth phone one number, NULLs left as they are)
+    con.execute("""CREATE TABLE crowded AS SELECT * REPLACE (
+                       CASE WHEN unique_id % 3 = 0 AND email IS NOT NULL THEN 'shared@example.com' ELSE email END AS email,
+                       CASE WHEN unique_id % 5 = 0 AND phone IS NOT NULL THEN '+441632960000' ELSE phone END AS phone)
+                   FROM core.customer_linkage_input""")
+    for nodes in ("core.customer_linkage_input", "crowded"):
+        assert estimate_prior(con, nodes) == _splink_prior(con, nodes)
+    assert estimate_prior(con, "crowded") > 10 * estimate_prior(con, "core.customer_linkage_input")
