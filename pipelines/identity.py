@@ -542,6 +542,9 @@ def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = Fal
 def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
     """core.customer_identity_map, whole or (changed_only) for the records whose row may change;
     quality.identity_oversized_clusters."""
+    if changed_only:
+        run_sql_files(con, "core/customer_identity_map_scope.sql")
+    bind_scope(con, "identity_map_scoped", "cw_map_scope", "record_id BIGINT", changed_only)
     run_sql_files(con, "core/customer_identity_map.sql")
     if changed_only:
         # an order's customer is that of its sales order or shipments (pipelines/order_scope.py)

@@ -2,12 +2,15 @@
 -- analyst's must_link, a deterministic key (CRM id, email, phone, the same order, a shared
 -- mailbox with the full name), else the model ('probabilistic', with its probability).
 -- A record no link reached is a 'singleton'. (A view: written whole, or on a night that changed
--- some records, for the records of cw_map_scope; pipelines/identity.py write_identity_map.)
+-- some records, with identity_map_scoped set, derived and written for the records of
+-- cw_map_scope only; pipelines/identity.py write_identity_map.)
 CREATE OR REPLACE TEMP VIEW cw_identity_map_rows AS
 WITH incident AS (
-    SELECT record_a AS record_id, rule, match_probability FROM core.customer_edges WHERE dropped_reason IS NULL
+    SELECT record_a AS record_id, rule, match_probability FROM core.customer_edges
+    WHERE dropped_reason IS NULL AND (NOT getvariable('identity_map_scoped') OR record_a IN (SELECT record_id FROM cw_map_scope))
     UNION ALL
-    SELECT record_b, rule, match_probability FROM core.customer_edges WHERE dropped_reason IS NULL
+    SELECT record_b, rule, match_probability FROM core.customer_edges
+    WHERE dropped_reason IS NULL AND (NOT getvariable('identity_map_scoped') OR record_b IN (SELECT record_id FROM cw_map_scope))
 ),
 best_rule AS (
     SELECT record_id,
@@ -18,7 +21,10 @@ best_rule AS (
     GROUP BY record_id
 ),
 sizes AS (
-    SELECT cluster_id, count(*) AS cluster_records FROM core.customer_clusters GROUP BY cluster_id
+    SELECT cluster_id, count(*) AS cluster_records FROM core.customer_clusters
+    WHERE NOT getvariable('identity_map_scoped')
+       OR cluster_id IN (SELECT cluster_id FROM core.customer_clusters WHERE record_id IN (SELECT record_id FROM cw_map_scope))
+    GROUP BY cluster_id
 )
 SELECT r.record_id, r.source_system, r.entity, r.source_file, r.source_row, r.source_record_id,
        k.customer_key,
@@ -29,7 +35,8 @@ FROM core.customer_records r
 JOIN core.customer_clusters c USING (record_id)
 JOIN core.customer_cluster_keys k USING (cluster_id)
 JOIN sizes s USING (cluster_id)
-LEFT JOIN best_rule b USING (record_id);
+LEFT JOIN best_rule b USING (record_id)
+WHERE NOT getvariable('identity_map_scoped') OR r.record_id IN (SELECT record_id FROM cw_map_scope);
 
 -- Clusters above the size cap: their model links were dropped (core.customer_edges says so).
 CREATE OR REPLACE TABLE quality.identity_oversized_clusters AS

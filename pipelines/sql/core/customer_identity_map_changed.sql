@@ -1,14 +1,5 @@
--- A night that changed some records: the identity map's rows of the records whose customer was
--- keyed again, or whose strongest link may have moved (a model link, whose probability moves
--- with the prior, or an analyst's must_link, then or now), are written again; gone records leave.
-CREATE OR REPLACE TEMP TABLE cw_map_scope AS
-SELECT c.record_id FROM core.customer_clusters c WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key)
-UNION
-SELECT record_a FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_link')
-UNION
-SELECT record_b FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_link')
-UNION
-SELECT record_id FROM core.customer_identity_map WHERE match_rule IN ('probabilistic', 'must_link');
+-- A night that changed some records: the identity map's rows of the records in cw_map_scope
+-- (customer_identity_map_scope.sql) are written again; gone records leave.
 
 -- the rows that leave: of the records in scope, and of the gone records
 CREATE OR REPLACE TEMP TABLE cw_members_before AS
@@ -18,7 +9,7 @@ WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT 
 DELETE FROM core.customer_identity_map WHERE record_id IN (SELECT record_id FROM cw_members_before);
 
 INSERT INTO core.customer_identity_map
-SELECT * FROM cw_identity_map_rows WHERE record_id IN (SELECT record_id FROM cw_map_scope);
+SELECT * FROM cw_identity_map_rows;
 
 -- The memberships (record, customer) that ended or began tonight.
 CREATE OR REPLACE TEMP TABLE cw_members_moved AS
