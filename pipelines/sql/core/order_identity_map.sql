@@ -32,9 +32,11 @@ sales AS (
       AND c.customer_key IN (SELECT customer_key FROM unreferenced)
 ),
 shipped AS (
-    -- the known orders any shipment names, in scope or not
+    -- those CRM orders that a shipment names, in scope or not (not every order any shipment
+    -- names: most nights have few candidates)
     SELECT DISTINCT 'ORD-' || order_number AS order_key FROM core.order_references
     WHERE entity = 'inventory_shipments' AND order_number IN (SELECT order_number FROM core.order_numbers)
+      AND 'ORD-' || order_number IN (SELECT order_key FROM sales)
 ),
 candidates AS (
     SELECT u.source_file, u.source_row, sh.shipped_at, s.order_key, s.ordered_at
