@@ -19,8 +19,8 @@ Run by hand; the figures belong in benchmarks/RESULTS.md, never in tests.
 import argparse
 import csv
 import re
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import time

@@ -1,7 +1,14 @@
 """Customer and order links against the generator's truth."""
 
-import pandas as pd
+import logging
+import shutil
 
+import duckdb
+import pandas as pd
+from splink import DuckDBAPI, Linker
+
+from connectors.profiles import SCHEMAS_DIR
+from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES, _model_settings, estimate_prior
 from tests.conftest import read_truth
 
 RECORD_KEYS = ["source_system", "source_file", "source_row"]
@@ -89,13 +96,7 @@ def test_the_model_scores_only_pairs_across_key_groups(sample_run):
 
 
 def _splink_prior(con, nodes: str) -> float:
-    import logging
-
-    from splink import DuckDBAPI, Linker
-
-    from connectors.profiles import SCHEMAS_DIR
-    from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES, _model_settings
-
+    """What Splink estimates for the prior on `nodes`, as the pipeline asked it before it counted."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {nodes}")
     linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), _model_settings(SCHEMAS_DIR / "identity_model.json"),
                     log_level=logging.WARNING)
@@ -104,12 +105,6 @@ def _splink_prior(con, nodes: str) -> float:
 
 
 def test_the_prior_is_splinks_estimate_to_the_last_bit(sample_run, tmp_path):
-    import shutil
-
-    import duckdb
-
-    from pipelines.identity_linkage import estimate_prior
-
     shutil.copy(sample_run.build, tmp_path / "build.duckdb")
     con = duckdb.connect(str(tmp_path / "build.duckdb"))
     # the sample's nodes, and the same nodes with emails and phones shared in overlapping groups

@@ -89,4 +89,3 @@ def test_the_run_leaves_the_build_closed_and_written_whole(sample_run):
     assert len(views) > 0
     for view in views["view_name"]:
         sample_run.query(f"SELECT * FROM bi.{view} LIMIT 1")  # binds in the published file alone
-
