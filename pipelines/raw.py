@@ -20,7 +20,7 @@ from connectors.profiles import (
 )
 from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.resources import WarehouseResource
-from pipelines.staging_sql import LINEAGE_COLUMNS, ident
+from pipelines.staging_sql import CARRIED_LOADS, CARRIED_LOADS_COLUMNS, LINEAGE_COLUMNS, carried_sql, ident, stored_rows
 
 LANDING_FILES = dg.AssetKey(["raw", "landing_files"])
 FAMILY_OWNERS = {
@@ -276,12 +276,14 @@ def raw_record_sql(layout: list[tuple[str, str | None]], alias: str, prefix: str
 
 
 def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, leaving: list[str]) -> tuple[int, int]:
-    """Append the table's records to raw.<entity>: each cell once, under its canonical field name
-    or (not mapped) in unmapped_cells under its header; lineage. Returns the number of records
-    and how many of them were already there: a row at the same place (file name, sheet, row) with
-    the same cells in a load leaving tonight (file hashes `leaving`), as in a snapshot exported
-    again whole, is not written again but moved to this load (its load id and file hash), which
-    is what writing it again would give, for a fraction of the cost.
+    """Append the table's records to the entity's stored rows: each cell once, under its canonical
+    field name or (not mapped) in unmapped_cells under its header; lineage. Returns the number of
+    records and how many of them were already there: a row at the same place (file name, sheet,
+    row) with the same cells in a load leaving tonight (file hashes `leaving`), as in a snapshot
+    exported again whole. Such a row is not written again: it stays in the load that first
+    delivered it, which this load now carries (raw.carried_loads), so the night costs the rows that
+    changed, not the whole export; the leaving load's other rows go. A profile that gathers several
+    line rows into one record is read whole (a record's lines would otherwise sit in two loads).
     The whole row is not stored again as JSON (a second copy of every cell, seconds per million
     rows to write): raw_record_sql rebuilds it where a row is quarantined."""
     records = read_columns(table)
@@ -298,36 +300,76 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
         *(f"{column_name(i)} AS {ident(f)}" for f, i in fields.items()),
     ]
     landed = f"SELECT {', '.join(selects)} FROM landing_records"
-    # the cells as raw.<entity> holds them, on both sides
+    stored = stored_rows(entity.name)
+    # the cells as the stored rows hold them, on both sides
     content = ", ".join(["row_problem", "unmapped_cells", *(ident(f) for f in entity.fields)])
     content_landed = ", ".join([ROW_PROBLEM, f"{cells}::MAP(VARCHAR, VARCHAR)",
                                 *(f"{column_name(fields[f])}::VARCHAR" if f in fields else "NULL::VARCHAR"
                                   for f in entity.fields)])
-    # a row this run moved already (another file of the same name) has this run's load id
-    place = ("list_contains($leaving, o.file_hash) AND o.load_id <> $l_load_id AND o.source_file = $l_source_file "
-             "AND o.source_sheet IS NOT DISTINCT FROM $l_source_sheet AND o.profile = $l_profile")
-    place_params = {"leaving": leaving, **{k: params[k] for k in ("l_load_id", "l_source_file", "l_source_sheet",
-                                                                  "l_profile")}}
-    moved = 0
+    same_origin = ("l.load_id = o.load_id AND l.file_hash = o.file_hash "
+                   "AND l.source_sheet IS NOT DISTINCT FROM o.source_sheet")
+    kept = 0
     con.register("landing_records", records)
     try:
-        if leaving:
+        if leaving and not table.profile.record_key:
+            # the loads (as first delivered) carried now by a leaving file at this place; a load this
+            # run carries already (another file of the same name) is not taken twice
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE cw_leaving_origins AS
+                SELECT o.load_id, o.file_hash, o.source_sheet
+                FROM (SELECT DISTINCT load_id, file_hash, source_sheet, source_file, profile FROM {stored}) o
+                LEFT JOIN {CARRIED_LOADS} l ON {same_origin}
+                WHERE list_contains($leaving, coalesce(l.carrier_file_hash, o.file_hash))
+                  AND coalesce(l.carrier_load_id, o.load_id) <> $l_load_id AND o.source_file = $l_source_file
+                  AND o.source_sheet IS NOT DISTINCT FROM $l_source_sheet AND o.profile = $l_profile""",
+                        {"leaving": leaving, **{k: params[k] for k in ("l_load_id", "l_source_file", "l_source_sheet",
+                                                                       "l_profile")}})
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE cw_rows_there AS
-                SELECT n.source_row, min(o.rowid) AS raw_row
+                SELECT n.source_row, min(o.rowid) AS raw_row, any_value(o.load_id) AS load_id,
+                       any_value(o.file_hash) AS file_hash, any_value(o.source_sheet) AS source_sheet
                 FROM (SELECT {SOURCE_ROW} AS source_row, hash({content_landed}) AS content FROM landing_records) n
-                JOIN (SELECT rowid, source_row, hash({content}) AS content FROM raw.{entity.name} o WHERE {place}) o
+                JOIN (SELECT rowid, source_row, load_id, file_hash, source_sheet, hash({content}) AS content
+                      FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
                   ON o.source_row = n.source_row AND o.content = n.content
-                GROUP BY n.source_row""", {k: v for k, v in params.items() if not k.startswith("l_")} | place_params)
-            moved = con.execute(f"UPDATE raw.{entity.name} SET load_id = $l_load_id, file_hash = $l_file_hash "
-                                f"WHERE rowid IN (SELECT raw_row FROM cw_rows_there)",
-                                {k: params[k] for k in ("l_load_id", "l_file_hash")}).fetchone()[0]
-        unmoved = f"WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if moved else ""
-        con.execute(f"INSERT INTO raw.{entity.name} BY NAME SELECT * FROM ({landed}) {unmoved}", params)
-        con.execute("DROP TABLE IF EXISTS cw_rows_there")
+                GROUP BY n.source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
+            kept = con.execute("SELECT count(*) FROM cw_rows_there").fetchone()[0]
+        if kept:
+            con.execute(f"DELETE FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin}) "
+                        "AND o.rowid NOT IN (SELECT raw_row FROM cw_rows_there)")
+            con.execute("CREATE OR REPLACE TEMP TABLE cw_carried AS SELECT DISTINCT load_id, file_hash, source_sheet "
+                        "FROM cw_rows_there")
+            con.execute(f"DELETE FROM {CARRIED_LOADS} o WHERE EXISTS (SELECT 1 FROM cw_carried l WHERE {same_origin})")
+            con.execute(f"INSERT INTO {CARRIED_LOADS} SELECT $entity, load_id, file_hash, source_sheet, $l_load_id, "
+                        "$l_file_hash FROM cw_carried",
+                        {"entity": entity.name, "l_load_id": params["l_load_id"], "l_file_hash": params["l_file_hash"]})
+        unkept = f"WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if kept else ""
+        con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM ({landed}) {unkept}", params)
+        for name in ("cw_leaving_origins", "cw_rows_there", "cw_carried"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
         con.unregister("landing_records")
-    return records.num_rows, int(moved)
+    return records.num_rows, int(kept)
+
+
+def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> None:
+    """The stored rows whose load, as carried now, is neither a file kept as it was (`kept_tables`)
+    nor read by this run (`load_id`) go, and so do the carries of loads left without rows."""
+    stored = stored_rows(entity.name)
+    same_origin = ("l.load_id = o.load_id AND l.file_hash = o.file_hash "
+                   "AND l.source_sheet IS NOT DISTINCT FROM o.source_sheet")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_origins AS
+        SELECT o.load_id, o.file_hash, o.source_sheet,
+               coalesce(l.carrier_load_id, o.load_id) <> $load_id AND NOT EXISTS (
+                   SELECT 1 FROM {kept_tables} k WHERE k.file_hash = coalesce(l.carrier_file_hash, o.file_hash)
+                      AND k.source_sheet IS NOT DISTINCT FROM o.source_sheet) AS gone
+        FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM {stored}) o
+        LEFT JOIN {CARRIED_LOADS} l ON {same_origin}""", {"load_id": load_id})
+    con.execute(f"DELETE FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_origins l WHERE l.gone AND {same_origin})")
+    con.execute(f"DELETE FROM {CARRIED_LOADS} o WHERE o.entity = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM cw_origins l WHERE NOT l.gone AND {same_origin})", [entity.name])
+    con.execute("DROP TABLE cw_origins")
 
 
 def _raw_columns(entity: Entity) -> dict[str, str]:
@@ -359,7 +401,9 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 "FROM raw.landing_files WHERE status = 'ready' AND entity = ? ORDER BY relative_path, source_sheet",
                 [entity.name],
             ).fetchall()
-            rebuild = warehouse.full_rebuild or column_names(con, "raw", entity.name) != list(columns)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {CARRIED_LOADS} ({CARRIED_LOADS_COLUMNS})")
+            stored = stored_rows(entity.name)
+            rebuild = warehouse.full_rebuild or column_names(con, *stored.split(".")) != list(columns)
             loaded = {} if rebuild else {
                 (h, sheet): fp for h, sheet, fp in con.execute(
                     "SELECT file_hash, source_sheet, load_fingerprint FROM raw.loaded_tables WHERE entity = ?",
@@ -378,28 +422,35 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 to_read.append((table, lineage, fingerprint))
             kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
             con.register("kept_tables", kept_tables)
-            ledger, per_file, rows_moved = [], {}, 0
+            ledger, per_file, rows_carried = [], {}, 0
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
             try:
                 if rebuild:
-                    con.execute(f"CREATE OR REPLACE TABLE raw.{entity.name} ({definition})")
-                # rows of files no longer in the landing folder, or to be read again, go (once the
-                # files read have taken the rows they repeat); this run's rows are those just read
-                unkept = ("NOT EXISTS (SELECT 1 FROM kept_tables k WHERE k.file_hash = t.file_hash "
-                          "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
+                    con.execute(f"CREATE OR REPLACE TABLE {stored} ({definition})")
+                    con.execute(f"DELETE FROM {CARRIED_LOADS} WHERE entity = ?", [entity.name])
+                # a build made before rows were stored apart from the view of them
+                if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
+                               [entity.name]).fetchone()[0]:
+                    con.execute(f"DROP TABLE raw.{entity.name}")
+                con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS {carried_sql(stored)}")
                 kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
                 leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
                 for table, lineage, fingerprint in to_read:
-                    rows, moved = _insert_records(con, entity, table, lineage, leaving)
-                    rows_moved += moved
+                    rows, carried = _insert_records(con, entity, table, lineage, leaving)
+                    rows_carried += carried
                     per_file[table.source_file] = per_file.get(table.source_file, 0) + rows
                     ledger.append({"entity": entity.name, "file_hash": lineage["file_hash"],
                                    "source_sheet": table.sheet, "profile": lineage["profile"],
                                    "load_fingerprint": fingerprint, "load_id": context.run.run_id,
                                    "rows": rows, "loaded_at": dt.datetime.now(dt.timezone.utc)})
-                con.execute(f"DELETE FROM raw.{entity.name} t WHERE {unkept} AND t.load_id <> ?", [context.run.run_id])
-                con.execute(f"DELETE FROM raw.loaded_tables t WHERE entity = ? AND {unkept}", [entity.name])
+                # rows of files no longer in the landing folder, or read again, go (once the files
+                # read have taken the rows they repeat)
+                if to_read or leaving:
+                    _drop_loads_gone(con, entity, "kept_tables", context.run.run_id)
+                con.execute("DELETE FROM raw.loaded_tables t WHERE entity = ? AND NOT EXISTS (SELECT 1 FROM kept_tables k "
+                            "WHERE k.file_hash = t.file_hash AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)",
+                            [entity.name])
                 new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
                 con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
             except BaseException:
@@ -415,8 +466,9 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
             metadata={**metadata,
                       "tables_read": dg.MetadataValue.int(len(ledger)),
                       "tables_reused": dg.MetadataValue.int(len(kept)),
-                      # rows of a file read again that were there as they are, from its earlier export
-                      "rows_already_there": dg.MetadataValue.int(rows_moved),
+                      # rows of a file read again that were there as they are, from its earlier export:
+                      # kept in the load that first delivered them
+                      "rows_already_there": dg.MetadataValue.int(rows_carried),
                       "rows_read_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
         )
 

@@ -15,7 +15,7 @@ from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import (
-    LINEAGE_COLUMNS, ident, issue_still_holds_sql, literal, raw_hash_sql, typed_rows_sql,
+    CARRIED_LOADS, LINEAGE_COLUMNS, carried_sql, ident, issue_still_holds_sql, literal, stored_rows, typed_rows_sql,
 )
 
 QUALITY_TABLES = {
@@ -82,18 +82,19 @@ def typing_fingerprint(profile: Profile) -> str:
     return content_fingerprint([profile.path, *TYPING_SOURCES])
 
 
-def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> tuple[int, int, int]:
-    """staging.<entity>_typed holds every raw row typed, with its errors and issues. Only the raw
-    loads (file, sheet, load id) not typed before under the same fingerprint are typed now; rows of
-    loads that left raw go. A row of a new load with the same place (file, sheet, row) and content
-    (raw_hash) as a row of a load that left keeps that typed row, moved to the new load: an export
-    sent again whole is typed only where it changed. Returns the numbers of rows typed now, of
-    rows that went or moved, and of rows moved."""
+def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) -> tuple[int, int]:
+    """staging.<entity>_typed holds every stored raw row typed, with its errors and issues, in the
+    load that first delivered it, as the raw row is (pipelines/raw.py). Only the raw loads (file,
+    sheet, load id) not typed before under the same fingerprint are typed now; rows of loads that
+    left raw go, and so do the rows a load lost where an export sent again carried the rest of it:
+    such an export is typed only where it changed. Returns the numbers of rows typed now and of
+    rows that went."""
     table = f"staging.{entity.name}_typed"
+    stored = stored_rows(entity.name)
     fingerprints = pd.DataFrame({"profile": [p.name for p in profiles],
                                  "typing_fingerprint": [typing_fingerprint(p) for p in profiles]})
     con.register("cw_fingerprints", fingerprints)
-    typed_all = typed_rows_sql(entity, profiles, f"raw.{entity.name}")
+    typed_all = typed_rows_sql(entity, profiles, stored)
     expected = con.sql(typed_all).columns
     existing = column_names(con, "staging", f"{entity.name}_typed")
     replaced = 0
@@ -106,7 +107,7 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
     same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
                  "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
     same_typing = "f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_raw_loads AS SELECT DISTINCT {load} FROM raw.{entity.name}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_raw_loads AS SELECT DISTINCT {load} FROM {stored}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_typed_loads AS SELECT DISTINCT {load}, typing_fingerprint FROM {table}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_dropped_loads AS
@@ -118,45 +119,45 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
         SELECT * FROM cw_raw_loads r
         WHERE NOT EXISTS (SELECT 1 FROM cw_typed_loads t JOIN cw_fingerprints f ON {same_typing}
                           WHERE {same_load})""")
-    [(dropped_loads, pending_loads)] = con.execute(
-        "SELECT (SELECT count(*) FROM cw_dropped_loads), (SELECT count(*) FROM cw_pending_loads)").fetchall()
-    moved = dropped = typed_now = 0
-    if dropped_loads and pending_loads:
-        # each new row takes at most one earlier typed row, and each typed row goes to one new row
-        # (the second only matters for two new files of one name)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE cw_moved AS
-            SELECT * FROM (
-                SELECT r.raw_row, any_value(r.load_id) AS load_id, any_value(r.file_hash) AS file_hash,
-                       min(t.rowid) AS typed_row
-                FROM (SELECT r.rowid AS raw_row, r.*, {raw_hash_sql(entity, "r")} AS raw_hash
-                      FROM raw.{entity.name} r
-                      WHERE EXISTS (SELECT 1 FROM cw_pending_loads t WHERE {same_load})) r
-                JOIN {table} t
-                  ON t.source_file = r.source_file AND t.source_sheet IS NOT DISTINCT FROM r.source_sheet
-                 AND t.profile = r.profile AND t.source_row = r.source_row AND t.raw_hash = r.raw_hash
-                WHERE EXISTS (SELECT 1 FROM cw_dropped_loads d
-                              WHERE d.load_id = t.load_id AND d.file_hash = t.file_hash
-                                AND d.source_sheet IS NOT DISTINCT FROM t.source_sheet AND d.profile = t.profile)
-                  AND EXISTS (SELECT 1 FROM cw_fingerprints f WHERE {same_typing})
-                GROUP BY r.raw_row)
-            QUALIFY row_number() OVER (PARTITION BY typed_row ORDER BY raw_row) = 1""")
-        moved = con.execute(f"UPDATE {table} t SET load_id = m.load_id, file_hash = m.file_hash "
-                            f"FROM cw_moved m WHERE t.rowid = m.typed_row").fetchone()[0]
+    # a carried load (the only kind that loses rows) typed with fewer raw rows than it has now
+    carried = (f"EXISTS (SELECT 1 FROM {CARRIED_LOADS} c WHERE c.load_id = t.load_id AND c.file_hash = t.file_hash "
+               f"AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_thinned_loads AS
+        SELECT t.load_id, t.file_hash, t.source_sheet, t.profile
+        FROM (SELECT {load}, sum(len(source_rows)) AS n FROM {table} t WHERE {carried} GROUP BY ALL) t
+        JOIN (SELECT {load}, count(*) AS n FROM {stored} t WHERE {carried} GROUP BY ALL) r ON {same_load} AND r.n <> t.n""")
+    [(dropped_loads, pending_loads, thinned_loads)] = con.execute(
+        "SELECT (SELECT count(*) FROM cw_dropped_loads), (SELECT count(*) FROM cw_pending_loads), "
+        "(SELECT count(*) FROM cw_thinned_loads)").fetchall()
+    dropped = typed_now = 0
     if dropped_loads:
         dropped = con.execute(f"DELETE FROM {table} t WHERE EXISTS "
                               f"(SELECT 1 FROM cw_dropped_loads r WHERE {same_load})").fetchone()[0]
+    if thinned_loads:
+        dropped += con.execute(f"""
+            DELETE FROM {table} t
+            WHERE EXISTS (SELECT 1 FROM cw_thinned_loads r WHERE {same_load})
+              AND NOT EXISTS (SELECT 1 FROM {stored} r WHERE {same_load} AND r.source_row = t.source_row)""").fetchone()[0]
     if pending_loads:
-        unmoved = "AND r.rowid NOT IN (SELECT raw_row FROM cw_moved)" if moved else ""
-        pending = (f"(SELECT r.* FROM raw.{entity.name} r WHERE EXISTS "
-                   f"(SELECT 1 FROM cw_pending_loads t WHERE {same_load}) {unmoved})")
+        pending = (f"(SELECT r.* FROM {stored} r WHERE EXISTS "
+                   f"(SELECT 1 FROM cw_pending_loads t WHERE {same_load}))")
         typed_now = con.execute(
             f"INSERT INTO {table} SELECT n.*, f.typing_fingerprint "
             f"FROM ({typed_rows_sql(entity, profiles, pending)}) n JOIN cw_fingerprints f USING (profile)").fetchone()[0]
-    for name in ("cw_raw_loads", "cw_typed_loads", "cw_dropped_loads", "cw_pending_loads", "cw_moved"):
+    for name in ("cw_raw_loads", "cw_typed_loads", "cw_dropped_loads", "cw_pending_loads", "cw_thinned_loads"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     con.unregister("cw_fingerprints")
-    return int(typed_now), int(replaced + dropped + moved), int(moved)
+    return int(typed_now), int(replaced + dropped)
+
+
+def rows_carried_by(con, entity: Entity, load_id: str) -> int:
+    """How many typed rows a load (a run's id) carries from earlier loads: rows of an export sent
+    again, at the same place and as they were, typed before."""
+    return int(con.execute(f"""
+        SELECT count(*) FROM staging.{entity.name}_typed t
+        SEMI JOIN {CARRIED_LOADS} c ON c.load_id = t.load_id AND c.file_hash = t.file_hash
+         AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet AND c.carrier_load_id = ?""", [load_id]).fetchone()[0])
 
 
 def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int) -> int | None:
@@ -251,9 +252,11 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_quality_tables(con)
             con.execute("BEGIN")
-            typed_now, typed_dropped, typed_moved = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
+            typed_now, typed_dropped = type_new_loads(con, entity, profiles, warehouse.full_rebuild)
+            typed_kept = rows_carried_by(con, entity, context.run.run_id)
+            # the typed rows in the loads that carry them now
             con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
-                        f"FROM staging.{entity.name}_typed")
+                        f"FROM ({carried_sql(f'staging.{entity.name}_typed')})")
             appended = write_history(con, entity, keep, [p.name for p in profiles if p.export == "snapshot"],
                                      typed_dropped)
             # the current records are a view of the history: written once, not twice
@@ -304,7 +307,7 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                 "value_issues": dg.MetadataValue.int(int(issues)),
                 "rows_typed_this_run": dg.MetadataValue.int(typed_now),
                 # rows of an export sent again, at the same place and as they were: typed before
-                "rows_kept_typed": dg.MetadataValue.int(typed_moved),
+                "rows_kept_typed": dg.MetadataValue.int(typed_kept),
                 # appended: the night only added records; derived again: all versions recomputed
                 "history": "derived again" if appended is None else f"{appended} versions appended",
                 "rejections": markdown_table(rejected),

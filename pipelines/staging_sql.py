@@ -14,6 +14,11 @@ from __future__ import annotations
 from connectors.profiles import ColumnMap, Entity, FieldSpec, Profile
 
 LINEAGE_COLUMNS = ("load_id", "source_file", "source_sheet", "source_row", "file_hash", "profile")
+# A file exported again leaves its unchanged rows in the load that first delivered them (raw rows
+# and typed rows alike, pipelines/raw.py): this table names the load and file carrying them now.
+CARRIED_LOADS = "raw.carried_loads"
+CARRIED_LOADS_COLUMNS = """entity VARCHAR, load_id VARCHAR, file_hash VARCHAR, source_sheet VARCHAR,
+    carrier_load_id VARCHAR, carrier_file_hash VARCHAR"""
 PROBLEM_TYPE = "STRUCT(column_name VARCHAR, source_column VARCHAR, reason VARCHAR)"
 SQL_TYPES = {
     "text": "VARCHAR", "email": "VARCHAR", "phone": "VARCHAR", "enum": "VARCHAR",
@@ -27,6 +32,21 @@ def literal(value) -> str:
 
 def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def stored_rows(entity_name: str) -> str:
+    """The table holding an entity's raw rows as stored, each in the load that first delivered it;
+    raw.<entity> is the view of them in the loads carrying them now (carried_sql)."""
+    return f"raw.{entity_name}_rows"
+
+
+def carried_sql(table: str) -> str:
+    """The rows of `table` (stored raw rows, or typed rows) with the load id and file hash of the
+    load carrying them now."""
+    return (f"SELECT t.* REPLACE (coalesce(c.carrier_load_id, t.load_id) AS load_id, "
+            f"coalesce(c.carrier_file_hash, t.file_hash) AS file_hash)\n"
+            f"FROM {table} t LEFT JOIN {CARRIED_LOADS} c\n"
+            f"  ON c.load_id = t.load_id AND c.file_hash = t.file_hash AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet")
 
 
 def _quoted_value(v: str) -> str:
@@ -138,8 +158,7 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
     where = f"profile = {literal(profile.name)}"
     if not profile.record_key:
         fields = ", ".join(ident(f) for f in entity.fields)
-        return f"(SELECT {lineage}, row_problem, [source_row] AS source_rows, {fields}, " \
-               f"{raw_hash_sql(entity)} AS raw_hash FROM {raw_table} WHERE {where})"
+        return f"(SELECT {lineage}, row_problem, [source_row] AS source_rows, {fields} FROM {raw_table} WHERE {where})"
     key = ident(profile.record_key)
     fields = []
     for name in entity.fields:
@@ -157,20 +176,12 @@ def _source(entity: Entity, profile: Profile, raw_table: str) -> str:
         f"(SELECT load_id, source_file, source_sheet, min(source_row) AS source_row, file_hash, profile,\n"
         f"   string_agg(row_problem, '; ' ORDER BY source_row) AS row_problem,\n"
         f"   list(source_row ORDER BY source_row) AS source_rows,\n"
-        f"   {', '.join(fields)}, NULL::UBIGINT AS raw_hash\n"
+        f"   {', '.join(fields)}\n"
         f" FROM {raw_table} WHERE {where}\n"
         # a row without the key cannot be placed in a record: it stands alone (and is rejected)
         f" GROUP BY load_id, source_file, source_sheet, file_hash, profile,\n"
         f"   coalesce(nullif(trim({key}), ''), '#row ' || source_row))"
     )
-
-
-def raw_hash_sql(entity: Entity, alias: str = "") -> str:
-    """What typing a raw row reads of it, hashed: a row of a later export with the same place and
-    hash types alike (pipelines/staging.py reuses its typed row). Records made of several line
-    rows (record_key) have none."""
-    prefix = f"{alias}." if alias else ""
-    return f"hash({', '.join(prefix + ident(c) for c in ('row_problem', *entity.fields))})"
 
 
 def _text_column(name: str) -> str:
@@ -218,10 +229,9 @@ def profile_select(entity: Entity, profile: Profile, raw_table: str) -> str:
     return (
         f"SELECT {lineage}, source_rows, {fields},\n"
         f"  list_filter([{', '.join(errors)}], lambda e: e IS NOT NULL) AS errors,\n"
-        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues,\n"
-        f"  raw_hash\n"
+        f"  list_filter([{', '.join(issues) or f'CAST(NULL AS {PROBLEM_TYPE})'}], lambda e: e IS NOT NULL) AS issues\n"
         f"FROM (SELECT *, {', '.join(typed)}\n"
-        f"      FROM (SELECT {lineage}, source_rows, row_problem, raw_hash, {', '.join(cleaned)}\n"
+        f"      FROM (SELECT {lineage}, source_rows, row_problem, {', '.join(cleaned)}\n"
         f"            FROM {_source(entity, profile, raw_table)}))"
     )
 
@@ -235,5 +245,5 @@ def typed_rows_sql(entity: Entity, profiles: list[Profile], raw_table: str) -> s
         ) + ", CAST([] AS BIGINT[]) AS source_rows"
         fields = ", ".join(f"CAST(NULL AS {SQL_TYPES[s.type]}) AS {ident(s.name)}" for s in entity.fields.values())
         empty = f"CAST([] AS {PROBLEM_TYPE}[])"
-        return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues, NULL::UBIGINT AS raw_hash WHERE false"
+        return f"SELECT {lineage}, {fields}, {empty} AS errors, {empty} AS issues WHERE false"
     return "\nUNION ALL BY NAME\n".join(profile_select(entity, p, raw_table) for p in profiles)

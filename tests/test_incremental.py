@@ -5,6 +5,7 @@ import csv
 import shutil
 
 from connectors.files import csv_all_rows, csv_format
+from pipelines.staging_sql import carried_sql
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 
 
@@ -111,8 +112,8 @@ def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
 def test_a_snapshot_sent_again_is_written_and_typed_only_where_it_changed(tmp_path):
     """HubSpot's contacts, with a column no profile maps, exported again whole: one row edited,
     two contacts added. The rows at the same place with the same content keep their raw and typed
-    rows (moved to the new load), the rest are written and typed, and the night ends as a full
-    build of the same files."""
+    rows (stored in the first load, carried by the new one), the rest are written and typed, and
+    the night ends as a full build of the same files."""
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     contacts = landing / "crm" / "hubspot_contacts.csv"
@@ -132,9 +133,12 @@ def test_a_snapshot_sent_again_is_written_and_typed_only_where_it_changed(tmp_pa
     assert step_metadata(night, "raw", "rows_already_there")["crm_contacts"] == len(rows) - 2
     assert step_metadata(night, "staging", "rows_kept_typed")["crm_contacts"] == len(rows) - 2
     assert rows_typed(night)["crm_contacts"] == 1 + len(added)
-    typed = "SELECT * EXCLUDE (load_id) FROM staging.crm_contacts_typed ORDER BY ALL"
-    loads = night.query("SELECT DISTINCT load_id FROM staging.crm_contacts_typed", published=False)["load_id"]
-    assert loads.tolist() == [night.result.run_id], "every typed row is the new export's"
+    carried_typed = carried_sql("staging.crm_contacts_typed")
+    typed = f"SELECT * EXCLUDE (load_id) FROM ({carried_typed}) ORDER BY ALL"
+    stored = night.query("SELECT count(DISTINCT load_id) AS n FROM staging.crm_contacts_typed", published=False)["n"]
+    assert stored.tolist() == [2], "the unchanged rows stay in the first load, the changed ones are the new load's"
+    loads = night.query(f"SELECT DISTINCT load_id FROM ({carried_typed})", published=False)["load_id"]
+    assert loads.tolist() == [night.result.run_id], "every typed row is carried by the new export"
 
     (tmp_path / "full").mkdir()
     full = nightly_run_in(tmp_path / "full", landing)
@@ -149,3 +153,58 @@ def test_a_snapshot_sent_again_is_written_and_typed_only_where_it_changed(tmp_pa
     city = night.query(f"SELECT city FROM staging.crm_contacts WHERE crm_contact_id = '{rows[5][0]}'",
                        published=False)["city"]
     assert city.tolist() == ["Harrogate"]
+
+
+def test_a_snapshot_sent_again_on_several_nights_is_carried_by_its_newest_export(tmp_path):
+    """Mailchimp's audience exported again on two nights, then taken away. Each night the rows
+    still there as they were stay in the load that first delivered them, carried by the newest
+    export (the second night carries the first night's rows and the second's); the build equals
+    a full build of the same files; when the export goes, its rows and carries go with it."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    audience = landing / "marketing" / "mailchimp_audience.csv"
+    rows = csv_all_rows(audience, fmt := csv_format(audience))
+    header, first_name = rows[0], rows[0].index("First Name")
+    assert nightly_run_in(tmp_path, landing).result.success
+
+    renamed = [list(row) for row in rows]
+    renamed[5][first_name] = "Harriet"
+    added = [[f"added{i}@example.com", *row[1:]] for i, row in enumerate(rows[1:3])]
+    write_rows(audience, second_rows := [*renamed, *added], fmt.delimiter)
+    second = nightly_run_in(tmp_path, landing)
+    assert second.result.success
+    assert step_metadata(second, "raw", "rows_already_there")["marketing_subscribers"] == len(rows) - 2
+
+    third_rows = [list(row) for row in second_rows[:-1]]
+    third_rows[7][first_name] = "Wilhelmina"
+    third_rows.append(["latecomer@example.com", *rows[4][1:]])
+    write_rows(audience, third_rows, fmt.delimiter)
+    third = nightly_run_in(tmp_path, landing)
+    assert third.result.success
+    # the edited row and the row at the last place (another contact now) are read; the rest carried
+    assert step_metadata(third, "raw", "rows_already_there")["marketing_subscribers"] == len(second_rows) - 1 - 2
+    assert rows_typed(third)["marketing_subscribers"] == 2
+    carries = third.query("SELECT load_id, carrier_load_id FROM raw.carried_loads "
+                          "WHERE entity = 'marketing_subscribers' ORDER BY ALL", published=False)
+    assert sorted(carries["load_id"]) == sorted([second.result.run_id, carries["load_id"][0]])
+    assert set(carries["carrier_load_id"]) == {third.result.run_id}
+
+    (tmp_path / "full").mkdir()
+    full = nightly_run_in(tmp_path / "full", landing)
+    carried_typed = carried_sql("staging.marketing_subscribers_typed")
+    for sql in ("SELECT * EXCLUDE (load_id, unmapped_cells), unmapped_cells::VARCHAR FROM raw.marketing_subscribers "
+                "ORDER BY ALL",
+                f"SELECT * EXCLUDE (load_id) FROM ({carried_typed}) ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM staging.marketing_subscribers_history ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM staging.marketing_subscribers ORDER BY ALL",
+                "SELECT * EXCLUDE (load_id) FROM quality.value_issues ORDER BY ALL"):
+        assert third.query(sql, published=False).equals(full.query(sql, published=False)), sql
+    assert marts(third).equals(marts(full))
+
+    audience.unlink()
+    gone = nightly_run_in(tmp_path, landing)
+    assert gone.result.success
+    left = gone.query("SELECT (SELECT count(*) FROM raw.marketing_subscribers_rows) AS rows_left, "
+                      "(SELECT count(*) FROM raw.carried_loads WHERE entity = 'marketing_subscribers') AS carries_left",
+                      published=False)
+    assert left.to_dict("records") == [{"rows_left": 0, "carries_left": 0}]
