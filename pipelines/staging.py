@@ -36,11 +36,12 @@ def ensure_quality_tables(con) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS quality.{name} ({columns})")
 
 
-def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed: str = "typed") -> str:
-    """Every readable record with its export time, its version: 'current' (the latest export of its
-    key), 'superseded' (a later export has it) or 'deleted' (missing from the newest full snapshot
-    of its profile), and a hash of its place and content. Records with an incomplete key are each
-    their own version."""
+def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed: str) -> str:
+    """Every readable typed record of `typed` (stored in the load that first delivered it) with its
+    version: 'current' (the latest export of its key), 'superseded' (a later export has it) or
+    'deleted' (missing from the newest full snapshot of its profile), and a hash of its place and
+    content. Exports are those of the files carrying the rows now (raw.carried_loads). Records with
+    an incomplete key are each their own version."""
     key = [ident(k) for k in entity.key]
     if key:
         complete = " AND ".join(f"{k} IS NOT NULL" for k in key)
@@ -49,28 +50,50 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
     else:
         rank = "1"
     snapshots = "[" + ", ".join(literal(p) for p in snapshot_profiles) + "]::VARCHAR[]"
-    # what the record says, not which load brought it: a snapshot exported again moves every
-    # row's load and file hash (pipelines/record_places.py compares it across nights)
-    content = ", ".join(["r.source_file", "r.source_row", "len(r.source_rows)", *(f"r.{ident(f)}" for f in entity.fields)])
     return f"""
         WITH readable AS (
-            SELECT t.*, f.exported_at
+            SELECT t.*, f.file_hash AS carrier_file_hash, f.exported_at
             FROM {typed} t
+            LEFT JOIN {CARRIED_LOADS} c
+              ON c.load_id = t.load_id AND c.file_hash = t.file_hash AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet
             JOIN raw.landing_files f
-              ON f.status = 'ready' AND f.file_hash = t.file_hash AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
+              ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, t.file_hash)
+             AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
             WHERE len(t.errors) = 0
         ),
         ranked AS (SELECT *, {rank} AS version_rank FROM readable),
         newest_snapshot AS (
-            SELECT profile, arg_max(file_hash, exported_at) AS newest_file_hash FROM readable
+            SELECT profile, arg_max(carrier_file_hash, exported_at) AS newest_file_hash FROM readable
             WHERE list_contains({snapshots}, profile) GROUP BY profile
         )
-        SELECT {keep}, r.exported_at,
+        SELECT {keep},
                CASE WHEN r.version_rank > 1 THEN 'superseded'
-                    WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.file_hash THEN 'deleted'
+                    WHEN s.newest_file_hash IS NOT NULL AND s.newest_file_hash <> r.carrier_file_hash THEN 'deleted'
                     ELSE 'current' END AS version,
-               hash({content}) AS row_hash
+               {row_hash_sql(entity, "r")} AS row_hash
         FROM ranked r LEFT JOIN newest_snapshot s USING (profile)"""
+
+
+def row_hash_sql(entity: Entity, alias: str) -> str:
+    """What the record says, not which load brought it: a snapshot exported again leaves it as it
+    was (pipelines/record_places.py compares it across nights)."""
+    return "hash(" + ", ".join([f"{alias}.source_file", f"{alias}.source_row", f"len({alias}.source_rows)",
+                                *(f"{alias}.{ident(f)}" for f in entity.fields)]) + ")"
+
+
+def history_view_sql(entity: Entity, versions: str) -> str:
+    """Every version with the load and file carrying it now, and that file's export time."""
+    carried = {"load_id": "coalesce(c.carrier_load_id, v.load_id)", "file_hash": "coalesce(c.carrier_file_hash, v.file_hash)"}
+    columns = ", ".join(f"{carried.get(c, 'v.' + ident(c))} AS {ident(c)}"
+                        for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
+    return f"""
+        SELECT {columns}, f.exported_at, v.version, v.row_hash
+        FROM {versions} v
+        LEFT JOIN {CARRIED_LOADS} c
+          ON c.load_id = v.load_id AND c.file_hash = v.file_hash AND c.source_sheet IS NOT DISTINCT FROM v.source_sheet
+        LEFT JOIN raw.landing_files f
+          ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
+         AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""
 
 
 # Typing a row depends on its bytes (the raw load), the profile, the entity schema and the typing
@@ -160,52 +183,105 @@ def rows_carried_by(con, entity: Entity, load_id: str) -> int:
          AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet AND c.carrier_load_id = ?""", [load_id]).fetchone()[0])
 
 
-def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int) -> int | None:
-    """staging.<entity>_history: every readable typed row with its version (versions_sql).
+def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int,
+                  rebuild: bool) -> str:
+    """staging.<entity>_versions: every readable typed row (in the load that first delivered it)
+    with its version (versions_sql); staging.<entity>_history is the view of it in the loads
+    carrying the rows now.
 
     A night that only adds records appends their versions, and every earlier version stays as it
-    was (_only_adds says when). Otherwise the history is derived again from all typed rows.
-    Returns the number of rows appended, or None when it was derived again."""
+    was (_only_adds says when). Otherwise every version is found again from all typed rows, and
+    only the rows whose version changed, went or came are written. Returns what was done."""
+    versions = f"staging.{entity.name}_versions"
+    typed = f"staging.{entity.name}_typed"
+    columns = con.sql(versions_sql(entity, keep, snapshot_profiles, typed)).columns
     history = f"staging.{entity.name}_history"
-    columns = con.sql(versions_sql(entity, keep, snapshot_profiles)).columns
-    if typed_dropped == 0 and column_names(con, "staging", f"{entity.name}_history") == columns:
-        # the typed rows of loads the history has not seen
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
+                   [f"{entity.name}_history"]).fetchone()[0]:
+        con.execute(f"DROP TABLE {history}")  # a build made before the versions were stored apart
+    if rebuild or column_names(con, "staging", f"{entity.name}_versions") != columns:
+        remembered = record_places.remember_current(con, entity.name, versions)
+        con.execute(f"CREATE OR REPLACE TABLE {versions} AS " + versions_sql(entity, keep, snapshot_profiles, typed))
+        con.execute(f"CREATE OR REPLACE VIEW {history} AS {history_view_sql(entity, versions)}")
+        _keep_ranked_exports(con, entity)
+        record_places.queue_rederived(con, entity.name, versions, remembered)
+        return "derived again"
+    same_load = ("h.load_id = t.load_id AND h.file_hash = t.file_hash "
+                 "AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet")
+    if typed_dropped == 0:
+        # the typed rows of loads the versions do not hold
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE cw_new_typed AS
-            SELECT * FROM typed t
-            WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM {history}) h
-                              WHERE h.load_id = t.load_id AND h.file_hash = t.file_hash
-                                AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet)""")
+            SELECT * FROM {typed} t
+            WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM {versions}) h
+                              WHERE {same_load})""")
         try:
-            if _only_adds(con, entity, history, snapshot_profiles):
+            if _only_adds(con, entity, versions, snapshot_profiles):
                 record_places.queue_appended(con, entity.name, "cw_new_typed")
-                return int(con.execute(f"INSERT INTO {history} "
-                                       + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0])
+                appended = con.execute(f"INSERT INTO {versions} "
+                                       + versions_sql(entity, keep, snapshot_profiles, "cw_new_typed")).fetchone()[0]
+                _keep_ranked_exports(con, entity)
+                return f"{appended} versions appended"
         finally:
             con.execute("DROP TABLE cw_new_typed")
-    remembered = record_places.remember_current(con, entity.name, history)
-    con.execute(f"CREATE OR REPLACE TABLE {history} AS " + versions_sql(entity, keep, snapshot_profiles))
-    record_places.queue_rederived(con, entity.name, history, remembered)
-    return None
+    remembered = record_places.remember_current(con, entity.name, versions)
+    # every version found again (without reading the records' content), compared with those kept
+    identity = "load_id, file_hash, source_sheet, source_row"
+    same_row = ("h.load_id = n.load_id AND h.file_hash = n.file_hash AND h.source_sheet IS NOT DISTINCT FROM n.source_sheet "
+                "AND h.source_row = n.source_row")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_versions_changed AS
+        SELECT h.stored_row, n.load_id, n.file_hash, n.source_sheet, n.source_row, n.version
+        FROM (SELECT rowid AS stored_row, {identity}, version FROM {versions}) h
+        FULL JOIN (SELECT {identity}, version FROM ({versions_sql(entity, keep, snapshot_profiles, typed)})) n
+          ON {same_row}
+        WHERE h.version IS DISTINCT FROM n.version""")
+    gone = con.execute(f"DELETE FROM {versions} WHERE rowid IN (SELECT stored_row FROM cw_versions_changed)").fetchone()[0]
+    written = con.execute(f"""
+        INSERT INTO {versions}
+        SELECT {keep}, version, {row_hash_sql(entity, "t")}
+        FROM (SELECT t.*, n.version FROM {typed} t
+              JOIN cw_versions_changed n ON {same_row.replace("h.", "t.")} AND n.version IS NOT NULL) t""").fetchone()[0]
+    con.execute("DROP TABLE cw_versions_changed")
+    _keep_ranked_exports(con, entity)
+    record_places.queue_rederived(con, entity.name, versions, remembered)
+    return f"versions found again: {written} written, {gone} replaced or gone"
 
 
-def _only_adds(con, entity: Entity, history: str, snapshot_profiles: list[str]) -> bool:
-    """Whether the new loads (cw_new_typed) leave every version in the history as it is: the
-    export times of the loads there are unchanged, no new load is a full snapshot (it may delete
-    records), and no new record repeats a key the history holds (it would supersede a version)."""
-    moved = con.execute(f"""
-        SELECT count(*) FROM (SELECT DISTINCT file_hash, source_sheet, exported_at FROM {history}) h
-        WHERE NOT EXISTS (SELECT 1 FROM raw.landing_files f
-                          WHERE f.status = 'ready' AND f.file_hash = h.file_hash
-                            AND f.source_sheet IS NOT DISTINCT FROM h.source_sheet AND f.exported_at = h.exported_at)
-        """).fetchone()[0]
+def _ranked_exports_sql(entity: Entity) -> str:
+    """Per load the versions hold: the file carrying it now and that file's export time, which
+    ranked its versions."""
+    return f"""
+        SELECT v.load_id, v.file_hash, v.source_sheet, f.file_hash AS carrier_file_hash, f.exported_at
+        FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM staging.{entity.name}_versions) v
+        LEFT JOIN {CARRIED_LOADS} c
+          ON c.load_id = v.load_id AND c.file_hash = v.file_hash AND c.source_sheet IS NOT DISTINCT FROM v.source_sheet
+        LEFT JOIN raw.landing_files f
+          ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
+         AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""
+
+
+def _keep_ranked_exports(con, entity: Entity) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE staging.{entity.name}_ranked_exports AS {_ranked_exports_sql(entity)}")
+
+
+def _only_adds(con, entity: Entity, versions: str, snapshot_profiles: list[str]) -> bool:
+    """Whether the new loads (cw_new_typed) leave every version as it is: the loads the versions
+    hold are carried by the same files exported at the same times as when they were ranked, no
+    new load is a full snapshot (it may delete records), and no new record repeats a key the
+    versions hold (it would supersede a version)."""
+    ranked = f"staging.{entity.name}_ranked_exports"
+    moved = 1
+    if column_names(con, *ranked.split(".")):
+        moved = con.execute(f"SELECT count(*) FROM (({_ranked_exports_sql(entity)}) EXCEPT SELECT * FROM {ranked})"
+                            ).fetchone()[0]
     snapshots = con.execute("SELECT count(*) FROM cw_new_typed WHERE list_contains(?, profile)",
                             [snapshot_profiles]).fetchone()[0]
     repeated = 0
     if entity.key:
         same_key = " AND ".join(f"h.{ident(k)} = n.{ident(k)}" for k in entity.key)
         repeated = con.execute(f"SELECT count(*) FROM cw_new_typed n WHERE len(n.errors) = 0 "
-                               f"AND EXISTS (SELECT 1 FROM {history} h WHERE {same_key})").fetchone()[0]
+                               f"AND EXISTS (SELECT 1 FROM {versions} h WHERE {same_key})").fetchone()[0]
     return moved == snapshots == repeated == 0
 
 
@@ -257,15 +333,15 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
             # the typed rows in the loads that carry them now
             con.execute(f"CREATE OR REPLACE TEMP VIEW typed AS SELECT * EXCLUDE (typing_fingerprint) "
                         f"FROM ({carried_sql(f'staging.{entity.name}_typed')})")
-            appended = write_history(con, entity, keep, [p.name for p in profiles if p.export == "snapshot"],
-                                     typed_dropped)
+            history = write_history(con, entity, keep, [p.name for p in profiles if p.export == "snapshot"],
+                                    typed_dropped, warehouse.full_rebuild)
             # the current records are a view of the history: written once, not twice
             current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
                            [entity.name]).fetchone()[0]:
                 con.execute(f"DROP TABLE staging.{entity.name}")  # a build made before the view
             con.execute(f"CREATE OR REPLACE VIEW staging.{entity.name} AS SELECT {current} "
-                        f"FROM staging.{entity.name}_history WHERE version = 'current'")
+                        f"FROM ({carried_sql(f'staging.{entity.name}_versions')}) WHERE version = 'current'")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             raw_record, record_params = quarantined_record_sql(con, profiles)
             con.execute(
@@ -308,8 +384,9 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                 "rows_typed_this_run": dg.MetadataValue.int(typed_now),
                 # rows of an export sent again, at the same place and as they were: typed before
                 "rows_kept_typed": dg.MetadataValue.int(typed_kept),
-                # appended: the night only added records; derived again: all versions recomputed
-                "history": "derived again" if appended is None else f"{appended} versions appended",
+                # appended: the night only added records; found again: every version ranked again and
+                # the changed ones written; derived again: every version written
+                "history": history,
                 "rejections": markdown_table(rejected),
             }
         )
