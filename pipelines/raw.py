@@ -41,6 +41,9 @@ DISCOVERED_FIELDS = ["source_sheet", "profile", "entity", "family", "status", "m
                      "unmapped_headers", "missing_headers", "encoding", "delimiter"]
 
 
+# the column of a stored raw row holding a hash of its cells
+CELLS_HASH = "cells_hash"
+
 # Which file (or sheet) each raw table holds rows of, and the mapping it was read with: a file
 # whose bytes and mapping are unchanged is not read again the next night.
 LEDGER_FIELDS = ["entity", "file_hash", "source_sheet", "profile", "load_fingerprint", "load_id", "rows", "loaded_at"]
@@ -299,13 +302,14 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
         f"{SOURCE_ROW}", f"{ROW_PROBLEM}", f"{cells}::MAP(VARCHAR, VARCHAR) AS unmapped_cells",
         *(f"{column_name(i)} AS {ident(f)}" for f, i in fields.items()),
     ]
-    landed = f"SELECT {', '.join(selects)} FROM landing_records"
+    # the cells as the stored rows hold them, hashed: kept with each row, so that a file sent again
+    # is compared with the rows there without reading their cells
+    # (the unmapped cells each after their header, as in unmapped_cells, without building the map)
+    cells_hash = "hash(" + ", ".join([ROW_PROBLEM, *(f"$k{i}, {column_name(i)}" for i, _ in unmapped),
+                                      *(f"{column_name(fields[f])}::VARCHAR" if f in fields else "NULL::VARCHAR"
+                                        for f in entity.fields)]) + ")"
+    landed = f"SELECT {', '.join(selects)}, {cells_hash} AS {CELLS_HASH} FROM landing_records"
     stored = stored_rows(entity.name)
-    # the cells as the stored rows hold them, on both sides
-    content = ", ".join(["row_problem", "unmapped_cells", *(ident(f) for f in entity.fields)])
-    content_landed = ", ".join([ROW_PROBLEM, f"{cells}::MAP(VARCHAR, VARCHAR)",
-                                *(f"{column_name(fields[f])}::VARCHAR" if f in fields else "NULL::VARCHAR"
-                                  for f in entity.fields)])
     same_origin = ("l.load_id = o.load_id AND l.file_hash = o.file_hash "
                    "AND l.source_sheet IS NOT DISTINCT FROM o.source_sheet")
     kept = 0
@@ -328,8 +332,8 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                 CREATE OR REPLACE TEMP TABLE cw_rows_there AS
                 SELECT n.source_row, min(o.rowid) AS raw_row, any_value(o.load_id) AS load_id,
                        any_value(o.file_hash) AS file_hash, any_value(o.source_sheet) AS source_sheet
-                FROM (SELECT {SOURCE_ROW} AS source_row, hash({content_landed}) AS content FROM landing_records) n
-                JOIN (SELECT rowid, source_row, load_id, file_hash, source_sheet, hash({content}) AS content
+                FROM (SELECT {SOURCE_ROW} AS source_row, {cells_hash} AS content FROM landing_records) n
+                JOIN (SELECT rowid, source_row, load_id, file_hash, source_sheet, {CELLS_HASH} AS content
                       FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
                   ON o.source_row = n.source_row AND o.content = n.content
                 GROUP BY n.source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
@@ -375,7 +379,7 @@ def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> Non
 def _raw_columns(entity: Entity) -> dict[str, str]:
     lineage = {c: ("BIGINT" if c == "source_row" else "VARCHAR") for c in LINEAGE_COLUMNS}
     return {**lineage, "row_problem": "VARCHAR", "unmapped_cells": "MAP(VARCHAR, VARCHAR)",
-            **{f: "VARCHAR" for f in entity.fields}}
+            **{f: "VARCHAR" for f in entity.fields}, CELLS_HASH: "UBIGINT"}
 
 
 def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
@@ -433,7 +437,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
                                [entity.name]).fetchone()[0]:
                     con.execute(f"DROP TABLE raw.{entity.name}")
-                con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS {carried_sql(stored)}")
+                con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS "
+                            f"SELECT * EXCLUDE ({CELLS_HASH}) FROM ({carried_sql(stored)})")
                 kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
                 leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
                 for table, lineage, fingerprint in to_read:
