@@ -54,6 +54,7 @@ grouped AS (
            quantile_cont(cycle_days, 0.9) AS cycle_time_p90_days,
            sum(cycle_us) / count(cycle_us) / 86400e6 AS cycle_time_mean_days,
            quantile_cont(cycle_days, 0.5) FILTER (WHERE NOT before_go_live) AS median_since_go_live,
+           quantile_cont(cycle_days, 0.5) FILTER (WHERE before_go_live) AS median_before_go_live,
            count(*) FILTER (WHERE is_fulfilled AND NOT has_fulfilment_error) AS accurate_orders,
            sum(cfsat_responses) AS cfsat_responses,
            sum(cfsat_satisfied) AS cfsat_satisfied,
@@ -66,10 +67,7 @@ grouped AS (
     GROUP BY GROUPING SETS ((period, dimension, dimension_value), (dimension, dimension_value))
 ),
 baseline AS (
-    SELECT dimension, dimension_value,
-           quantile_cont(cycle_days, 0.5) FILTER (WHERE before_go_live) AS baseline_median
-    FROM by_dimension
-    GROUP BY dimension, dimension_value
+    SELECT dimension, dimension_value, median_before_go_live AS baseline_median FROM grouped WHERE period = 'all'
 )
 SELECT g.period,
        CASE WHEN g.period <> 'all' THEN CAST(try_strptime(g.period, '%Y-%m') AS DATE) END AS period_start,
