@@ -546,6 +546,10 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         run_sql_files(con, "core/customer_identity_map_scope.sql")
     bind_scope(con, "identity_map_scoped", "cw_map_scope", "record_id BIGINT", changed_only)
     run_sql_files(con, "core/customer_identity_map.sql")
+    if changed_only and column_names(con, "core", "customer_identity_map") != con.sql(
+            "SELECT * FROM cw_identity_map_rows LIMIT 0").columns:
+        changed_only = False  # a build made before the map's columns changed: written whole
+        bind_scope(con, "identity_map_scoped", "cw_map_scope", "record_id BIGINT", False)
     if changed_only:
         # an order's customer is that of its sales order or shipments (pipelines/order_scope.py)
         moved_places = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
@@ -553,8 +557,7 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
                         "AND record_id IN (SELECT record_id FROM cw_members_moved)")
         run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
                 *order_scope.queue_places_sql(con, moved_places),
-                *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP,
-                            "SELECT record_id FROM cw_members_before UNION SELECT record_id FROM cw_map_scope"))
+                *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP, "SELECT record_id FROM cw_map_rows_changed"))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
                 queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),

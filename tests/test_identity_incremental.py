@@ -407,3 +407,37 @@ def test_name_counts_stop_where_no_blocking_rule_tells_them_apart(tmp_path):
         path = tmp_path / "model.json"
         path.write_text(json.dumps(model))
         assert name_records_cap(path) == cap, extra
+
+
+def test_a_record_joining_a_customer_leaves_its_other_identity_map_rows_as_they_were(tmp_path):
+    """A new sales order by a customer with many records: the night writes the identity-map rows
+    that changed (the new record's, and the model links' whose probability moved with the prior),
+    not the row of every record of the customer, which would change if each row held its
+    customer's size (core.customers.source_records holds it)."""
+    landing, first = first_night(tmp_path)
+    map_sql = "SELECT * FROM core.customer_identity_map"
+    before = first.query(map_sql)
+    [(customer, records, order_number)] = first.query("""
+        SELECT m.customer_key, c.source_records, min(m.source_record_id) AS order_number
+        FROM core.customer_identity_map m JOIN core.customers c USING (customer_key)
+        WHERE m.entity = 'crm_sales_orders'
+        GROUP BY ALL ORDER BY c.source_records DESC, m.customer_key LIMIT 1""").itertuples(index=False)
+    assert records >= 4
+    [orders] = landing.rglob("sales_orders.csv")
+    header, *rows = csv_all_rows(orders, fmt := csv_format(orders))
+    [row] = [r for r in rows if r[0] == f"SO-{order_number}" or r[0] == order_number]
+    write_rows(orders.with_name("sales_orders_new.csv"), [header, ["SO-99001", *row[1:]]], fmt.delimiter)
+
+    night = nightly_run_in(tmp_path / "night", landing)
+    assert night.result.success
+    after = night.query(map_sql)
+    key = ["entity", "source_file", "source_row"]
+    changed = before.merge(after, how="outer", indicator=True).query("_merge != 'both'")[key].drop_duplicates()
+    assert ("crm_sales_orders", "sales_orders_new.csv", 1) in set(changed.itertuples(index=False, name=None))
+    written = step_metadata(night, "publish", "update")["crosswalk_duckdb"]["core.customer_identity_map"]
+    assert written == f"{len(changed)} rows replaced"
+    # the customer's rows other than the new one and its model links: as they were
+    members = after[(after["customer_key"] == customer) & (after["match_rule"] != "probabilistic")]
+    assert len(members) >= records
+    kept = members.merge(before, how="inner")
+    assert len(kept) == len(members) - 1

@@ -2,8 +2,10 @@
 -- analyst's must_link, a deterministic key (CRM id, email, phone, the same order, a shared
 -- mailbox with the full name), else the model ('probabilistic', with its probability).
 -- A record no link reached is a 'singleton'. (A view: written whole, or on a night that changed
--- some records, with identity_map_scoped set, derived and written for the records of
--- cw_map_scope only; pipelines/identity.py write_identity_map.)
+-- some records, with identity_map_scoped set, derived for the records of cw_map_scope only and
+-- written where they changed; pipelines/identity.py write_identity_map.) A customer's number of
+-- records is core.customers.source_records: held here, one record joining a cluster would
+-- change the row of every record in it.
 CREATE OR REPLACE TEMP VIEW cw_identity_map_rows AS
 WITH incident AS (
     SELECT record_a AS record_id, rule, match_probability FROM core.customer_edges
@@ -19,22 +21,14 @@ best_rule AS (
            max(match_probability) AS match_probability
     FROM incident
     GROUP BY record_id
-),
-sizes AS (
-    SELECT cluster_id, count(*) AS cluster_records FROM core.customer_clusters
-    WHERE NOT getvariable('identity_map_scoped')
-       OR cluster_id IN (SELECT cluster_id FROM core.customer_clusters WHERE record_id IN (SELECT record_id FROM cw_map_scope))
-    GROUP BY cluster_id
 )
 SELECT r.record_id, r.source_system, r.entity, r.source_file, r.source_row, r.source_record_id,
        k.customer_key,
        coalesce(b.match_rule, 'singleton') AS match_rule,
-       CASE WHEN b.match_rule = 'probabilistic' THEN b.match_probability ELSE 1.0 END::DOUBLE AS match_probability,
-       s.cluster_records
+       CASE WHEN b.match_rule = 'probabilistic' THEN b.match_probability ELSE 1.0 END::DOUBLE AS match_probability
 FROM core.customer_records r
 JOIN core.customer_clusters c USING (record_id)
 JOIN core.customer_cluster_keys k USING (cluster_id)
-JOIN sizes s USING (cluster_id)
 LEFT JOIN best_rule b USING (record_id)
 WHERE NOT getvariable('identity_map_scoped') OR r.record_id IN (SELECT record_id FROM cw_map_scope);
 
