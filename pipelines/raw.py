@@ -20,7 +20,9 @@ from connectors.profiles import (
 )
 from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.resources import WarehouseResource
-from pipelines.staging_sql import CARRIED_LOADS, CARRIED_LOADS_COLUMNS, LINEAGE_COLUMNS, carried_sql, ident, stored_rows
+from pipelines.staging_sql import (
+    CARRIED_LOADS, CARRIED_LOADS_COLUMNS, LINEAGE_COLUMNS, carried_sql, ident, same_load_sql, stored_rows,
+)
 
 LANDING_FILES = dg.AssetKey(["raw", "landing_files"])
 FAMILY_OWNERS = {
@@ -310,8 +312,7 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                                         for f in entity.fields)]) + ")"
     landed = f"SELECT {', '.join(selects)}, {cells_hash} AS {CELLS_HASH} FROM landing_records"
     stored = stored_rows(entity.name)
-    same_origin = ("l.load_id = o.load_id AND l.file_hash = o.file_hash "
-                   "AND l.source_sheet IS NOT DISTINCT FROM o.source_sheet")
+    same_origin = same_load_sql("l", "o")
     kept = 0
     con.register("landing_records", records)
     try:
@@ -360,8 +361,7 @@ def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> Non
     """The stored rows whose load, as carried now, is neither a file kept as it was (`kept_tables`)
     nor read by this run (`load_id`) go, and so do the carries of loads left without rows."""
     stored = stored_rows(entity.name)
-    same_origin = ("l.load_id = o.load_id AND l.file_hash = o.file_hash "
-                   "AND l.source_sheet IS NOT DISTINCT FROM o.source_sheet")
+    same_origin = same_load_sql("l", "o")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_origins AS
         SELECT o.load_id, o.file_hash, o.source_sheet,

@@ -15,7 +15,8 @@ from pipelines.metadata import column_names, markdown_table, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import (
-    CARRIED_LOADS, LINEAGE_COLUMNS, carried_sql, ident, issue_still_holds_sql, literal, stored_rows, typed_rows_sql,
+    CARRIED_LOADS, LINEAGE_COLUMNS, carried_sql, ident, issue_still_holds_sql, literal, same_load_sql, stored_rows,
+    typed_rows_sql,
 )
 
 QUALITY_TABLES = {
@@ -54,8 +55,7 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
         WITH readable AS (
             SELECT t.*, f.file_hash AS carrier_file_hash, f.exported_at
             FROM {typed} t
-            LEFT JOIN {CARRIED_LOADS} c
-              ON c.load_id = t.load_id AND c.file_hash = t.file_hash AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet
+            LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "t")}
             JOIN raw.landing_files f
               ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, t.file_hash)
              AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
@@ -89,8 +89,7 @@ def history_view_sql(entity: Entity, versions: str) -> str:
     return f"""
         SELECT {columns}, f.exported_at, v.version, v.row_hash
         FROM {versions} v
-        LEFT JOIN {CARRIED_LOADS} c
-          ON c.load_id = v.load_id AND c.file_hash = v.file_hash AND c.source_sheet IS NOT DISTINCT FROM v.source_sheet
+        LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "v")}
         LEFT JOIN raw.landing_files f
           ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
          AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""
@@ -127,8 +126,7 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
                     f"FROM ({typed_all}) WHERE false")
     # loads compared as sets (a few rows), not row by row: a night adds or drops few loads
     load = "load_id, file_hash, source_sheet, profile"
-    same_load = ("r.load_id = t.load_id AND r.file_hash = t.file_hash "
-                 "AND r.source_sheet IS NOT DISTINCT FROM t.source_sheet AND r.profile = t.profile")
+    same_load = same_load_sql("r", "t") + " AND r.profile = t.profile"
     same_typing = "f.profile = t.profile AND f.typing_fingerprint = t.typing_fingerprint"
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_raw_loads AS SELECT DISTINCT {load} FROM {stored}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_typed_loads AS SELECT DISTINCT {load}, typing_fingerprint FROM {table}")
@@ -143,8 +141,7 @@ def type_new_loads(con, entity: Entity, profiles: list[Profile], rebuild: bool) 
         WHERE NOT EXISTS (SELECT 1 FROM cw_typed_loads t JOIN cw_fingerprints f ON {same_typing}
                           WHERE {same_load})""")
     # a carried load (the only kind that loses rows) typed with fewer raw rows than it has now
-    carried = (f"EXISTS (SELECT 1 FROM {CARRIED_LOADS} c WHERE c.load_id = t.load_id AND c.file_hash = t.file_hash "
-               f"AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet)")
+    carried = f"EXISTS (SELECT 1 FROM {CARRIED_LOADS} c WHERE {same_load_sql('c', 't')})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_thinned_loads AS
         SELECT t.load_id, t.file_hash, t.source_sheet, t.profile
@@ -179,8 +176,7 @@ def rows_carried_by(con, entity: Entity, load_id: str) -> int:
     again, at the same place and as they were, typed before."""
     return int(con.execute(f"""
         SELECT count(*) FROM staging.{entity.name}_typed t
-        SEMI JOIN {CARRIED_LOADS} c ON c.load_id = t.load_id AND c.file_hash = t.file_hash
-         AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet AND c.carrier_load_id = ?""", [load_id]).fetchone()[0])
+        SEMI JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "t")} AND c.carrier_load_id = ?""", [load_id]).fetchone()[0])
 
 
 def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], typed_dropped: int,
@@ -206,8 +202,7 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
         _keep_ranked_exports(con, entity)
         record_places.queue_rederived(con, entity.name, versions, remembered)
         return "derived again"
-    same_load = ("h.load_id = t.load_id AND h.file_hash = t.file_hash "
-                 "AND h.source_sheet IS NOT DISTINCT FROM t.source_sheet")
+    same_load = same_load_sql("h", "t")
     if typed_dropped == 0:
         # the typed rows of loads the versions do not hold
         con.execute(f"""
@@ -227,8 +222,7 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
     remembered = record_places.remember_current(con, entity.name, versions)
     # every version found again (without reading the records' content), compared with those kept
     identity = "load_id, file_hash, source_sheet, source_row"
-    same_row = ("h.load_id = n.load_id AND h.file_hash = n.file_hash AND h.source_sheet IS NOT DISTINCT FROM n.source_sheet "
-                "AND h.source_row = n.source_row")
+    same_row = same_load_sql("h", "n") + " AND h.source_row = n.source_row"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_versions_changed AS
         SELECT h.stored_row, n.load_id, n.file_hash, n.source_sheet, n.source_row, n.version
@@ -254,8 +248,7 @@ def _ranked_exports_sql(entity: Entity) -> str:
     return f"""
         SELECT v.load_id, v.file_hash, v.source_sheet, f.file_hash AS carrier_file_hash, f.exported_at
         FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM staging.{entity.name}_versions) v
-        LEFT JOIN {CARRIED_LOADS} c
-          ON c.load_id = v.load_id AND c.file_hash = v.file_hash AND c.source_sheet IS NOT DISTINCT FROM v.source_sheet
+        LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "v")}
         LEFT JOIN raw.landing_files f
           ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
          AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""

@@ -40,13 +40,18 @@ def stored_rows(entity_name: str) -> str:
     return f"raw.{entity_name}_rows"
 
 
+def same_load_sql(a: str, b: str) -> str:
+    """Rows `a` and `b` of the same load (load id, file hash, sheet)."""
+    return (f"{a}.load_id = {b}.load_id AND {a}.file_hash = {b}.file_hash "
+            f"AND {a}.source_sheet IS NOT DISTINCT FROM {b}.source_sheet")
+
+
 def carried_sql(table: str) -> str:
     """The rows of `table` (stored raw rows, or typed rows) with the load id and file hash of the
     load carrying them now."""
     return (f"SELECT t.* REPLACE (coalesce(c.carrier_load_id, t.load_id) AS load_id, "
             f"coalesce(c.carrier_file_hash, t.file_hash) AS file_hash)\n"
-            f"FROM {table} t LEFT JOIN {CARRIED_LOADS} c\n"
-            f"  ON c.load_id = t.load_id AND c.file_hash = t.file_hash AND c.source_sheet IS NOT DISTINCT FROM t.source_sheet")
+            f"FROM {table} t LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql('c', 't')}")
 
 
 def _quoted_value(v: str) -> str:
