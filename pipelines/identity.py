@@ -31,7 +31,7 @@ from pipelines.metadata import column_names
 from pipelines.per_customer import queue_everyone
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
-from pipelines.unpublished import queue_every_row, queue_keys
+from pipelines.unpublished import queue_every_row
 
 SYSTEM_OF_ENTITY = {
     "crm_sales_orders": "crm",
@@ -551,13 +551,14 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         changed_only = False  # a build made before the map's columns changed: written whole
         bind_scope(con, "identity_map_scoped", "cw_map_scope", "record_id BIGINT", False)
     if changed_only:
+        # the rows of the records in scope compared with those kept; gone records' rows leave
+        write_changed_rows(con, unpublished.CUSTOMER_IDENTITY_MAP, "cw_identity_map_rows", False,
+                           within="cw_members_before")
         # an order's customer is that of its sales order or shipments (pipelines/order_scope.py)
         moved_places = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
                         "WHERE entity IN ('crm_sales_orders', 'inventory_shipments') "
                         "AND record_id IN (SELECT record_id FROM cw_members_moved)")
-        run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
-                *order_scope.queue_places_sql(con, moved_places),
-                *queue_keys(unpublished.CUSTOMER_IDENTITY_MAP, "SELECT record_id FROM cw_map_rows_changed"))
+        run_sql(con, read_sql("core/customer_identity_map_changed.sql"), *order_scope.queue_places_sql(con, moved_places))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
                 queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),

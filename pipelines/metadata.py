@@ -24,6 +24,15 @@ def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str, databa
         "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [database, schema, table]).fetchall()]
 
 
+def replace_with_view(con: duckdb.DuckDBPyConnection, schema: str, name: str, select_sql: str) -> None:
+    """The view schema.name AS select_sql, in place of a table of that name left by a build made
+    before the view."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                   [schema, name]).fetchone()[0]:
+        con.execute(f'DROP TABLE "{schema}"."{name}"')
+    con.execute(f'CREATE OR REPLACE VIEW "{schema}"."{name}" AS {select_sql}')
+
+
 def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict:
     """Row count and column schema of a warehouse table, in Dagster's standard metadata keys."""
     columns = con.execute(

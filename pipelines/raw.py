@@ -18,7 +18,7 @@ from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, prefetch_co
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
-from pipelines.metadata import column_names, markdown_table, table_metadata
+from pipelines.metadata import column_names, markdown_table, replace_with_view, table_metadata
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import (
     CARRIED_LOADS, CARRIED_LOADS_COLUMNS, LINEAGE_COLUMNS, carried_sql, ident, same_load_sql, stored_rows,
@@ -433,12 +433,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 if rebuild:
                     con.execute(f"CREATE OR REPLACE TABLE {stored} ({definition})")
                     con.execute(f"DELETE FROM {CARRIED_LOADS} WHERE entity = ?", [entity.name])
-                # a build made before rows were stored apart from the view of them
-                if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
-                               [entity.name]).fetchone()[0]:
-                    con.execute(f"DROP TABLE raw.{entity.name}")
-                con.execute(f"CREATE OR REPLACE VIEW raw.{entity.name} AS "
-                            f"SELECT * EXCLUDE ({CELLS_HASH}) FROM ({carried_sql(stored)})")
+                replace_with_view(con, "raw", entity.name, f"SELECT * EXCLUDE ({CELLS_HASH}) FROM ({carried_sql(stored)})")
                 kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
                 leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
                 for table, lineage, fingerprint in to_read:

@@ -11,7 +11,7 @@ from connectors import values
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, Entity, Profile, load_entities, load_profiles
 from pipelines import record_places
-from pipelines.metadata import column_names, markdown_table, table_metadata
+from pipelines.metadata import column_names, markdown_table, replace_with_view, table_metadata
 from pipelines.raw import FAMILY_OWNERS, raw_key, raw_record_sql, record_layout
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import (
@@ -55,10 +55,7 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
         WITH readable AS (
             SELECT t.*, f.file_hash AS carrier_file_hash, f.exported_at
             FROM {typed} t
-            LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "t")}
-            JOIN raw.landing_files f
-              ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, t.file_hash)
-             AND f.source_sheet IS NOT DISTINCT FROM t.source_sheet
+            {carrying_file_sql("t", "JOIN")}
             WHERE len(t.errors) = 0
         ),
         ranked AS (SELECT *, {rank} AS version_rank FROM readable),
@@ -72,6 +69,15 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
                     ELSE 'current' END AS version,
                {row_hash_sql(entity, "r")} AS row_hash
         FROM ranked r LEFT JOIN newest_snapshot s USING (profile)"""
+
+
+def carrying_file_sql(alias: str, join: str) -> str:
+    """Joins giving the rows of `alias` (in the load that first delivered them) the landing file
+    carrying them now, as `f` (its export time, its hash): `join` is JOIN or LEFT JOIN."""
+    return (f"LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql('c', alias)}\n"
+            f"{join} raw.landing_files f ON f.status = 'ready' "
+            f"AND f.file_hash = coalesce(c.carrier_file_hash, {alias}.file_hash) "
+            f"AND f.source_sheet IS NOT DISTINCT FROM {alias}.source_sheet")
 
 
 def row_hash_sql(entity: Entity, alias: str) -> str:
@@ -89,10 +95,7 @@ def history_view_sql(entity: Entity, versions: str) -> str:
     return f"""
         SELECT {columns}, f.exported_at, v.version, v.row_hash
         FROM {versions} v
-        LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "v")}
-        LEFT JOIN raw.landing_files f
-          ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
-         AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""
+        {carrying_file_sql("v", "LEFT JOIN")}"""
 
 
 # Typing a row depends on its bytes (the raw load), the profile, the entity schema and the typing
@@ -191,14 +194,10 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
     versions = f"staging.{entity.name}_versions"
     typed = f"staging.{entity.name}_typed"
     columns = con.sql(versions_sql(entity, keep, snapshot_profiles, typed)).columns
-    history = f"staging.{entity.name}_history"
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
-                   [f"{entity.name}_history"]).fetchone()[0]:
-        con.execute(f"DROP TABLE {history}")  # a build made before the versions were stored apart
     if rebuild or column_names(con, "staging", f"{entity.name}_versions") != columns:
         remembered = record_places.remember_current(con, entity.name, versions)
         con.execute(f"CREATE OR REPLACE TABLE {versions} AS " + versions_sql(entity, keep, snapshot_profiles, typed))
-        con.execute(f"CREATE OR REPLACE VIEW {history} AS {history_view_sql(entity, versions)}")
+        replace_with_view(con, "staging", f"{entity.name}_history", history_view_sql(entity, versions))
         _keep_ranked_exports(con, entity)
         record_places.queue_rederived(con, entity.name, versions, remembered)
         return "derived again"
@@ -235,7 +234,8 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
         INSERT INTO {versions}
         SELECT {keep}, version, {row_hash_sql(entity, "t")}
         FROM (SELECT t.*, n.version FROM {typed} t
-              JOIN cw_versions_changed n ON {same_row.replace("h.", "t.")} AND n.version IS NOT NULL) t""").fetchone()[0]
+              JOIN cw_versions_changed n ON {same_load_sql("t", "n")} AND t.source_row = n.source_row
+               AND n.version IS NOT NULL) t""").fetchone()[0]
     con.execute("DROP TABLE cw_versions_changed")
     _keep_ranked_exports(con, entity)
     record_places.queue_rederived(con, entity.name, versions, remembered)
@@ -248,10 +248,7 @@ def _ranked_exports_sql(entity: Entity) -> str:
     return f"""
         SELECT v.load_id, v.file_hash, v.source_sheet, f.file_hash AS carrier_file_hash, f.exported_at
         FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM staging.{entity.name}_versions) v
-        LEFT JOIN {CARRIED_LOADS} c ON {same_load_sql("c", "v")}
-        LEFT JOIN raw.landing_files f
-          ON f.status = 'ready' AND f.file_hash = coalesce(c.carrier_file_hash, v.file_hash)
-         AND f.source_sheet IS NOT DISTINCT FROM v.source_sheet"""
+        {carrying_file_sql("v", "LEFT JOIN")}"""
 
 
 def _keep_ranked_exports(con, entity: Entity) -> None:
@@ -330,11 +327,8 @@ def build_staging_asset(entity: Entity) -> dg.AssetsDefinition:
                                     typed_dropped, warehouse.full_rebuild)
             # the current records are a view of the history: written once, not twice
             current = ", ".join(ident(c) for c in (*LINEAGE_COLUMNS, "source_rows", *entity.fields))
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' AND table_name = ?",
-                           [entity.name]).fetchone()[0]:
-                con.execute(f"DROP TABLE staging.{entity.name}")  # a build made before the view
-            con.execute(f"CREATE OR REPLACE VIEW staging.{entity.name} AS SELECT {current} "
-                        f"FROM ({carried_sql(f'staging.{entity.name}_versions')}) WHERE version = 'current'")
+            replace_with_view(con, "staging", entity.name, f"SELECT {current} FROM "
+                              f"({carried_sql(f'staging.{entity.name}_versions')}) WHERE version = 'current'")
             con.execute("DELETE FROM quality.rejected_rows WHERE entity = ?", [entity.name])
             raw_record, record_params = quarantined_record_sql(con, profiles)
             con.execute(

@@ -10,3 +10,10 @@ UNION
 SELECT record_b FROM core.customer_edges WHERE rule IN ('probabilistic', 'must_link')
 UNION
 SELECT record_id FROM core.customer_identity_map WHERE match_rule IN ('probabilistic', 'must_link');
+
+-- Their rows, and the gone records', as they were: compared with the rows derived tonight
+-- (pipelines/changed_rows.py write_changed_rows), and the memberships that moved are found from
+-- them (customer_identity_map_changed.sql).
+CREATE OR REPLACE TEMP TABLE cw_members_before AS
+SELECT record_id, customer_key FROM core.customer_identity_map
+WHERE record_id IN (SELECT record_id FROM cw_map_scope) OR record_id IN (SELECT record_id FROM cw_records_gone);
