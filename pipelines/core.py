@@ -3,13 +3,14 @@
 
 import dagster as dg
 
-from pipelines import order_scope, unpublished
+from connectors.files import content_fingerprint
+from pipelines import order_scope, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
 from pipelines.per_customer import PerCustomerTable, build_per_customer
 from pipelines.resources import WarehouseResource
-from pipelines.sql_assets import run_sql, run_sql_files
+from pipelines.sql_assets import SQL_DIR, run_sql, run_sql_files
 from pipelines.staging import staging_key
 
 ORDER_REFERENCES = dg.AssetKey(["core", "order_references"])
@@ -116,12 +117,30 @@ def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
     return _asset
 
 
-fulfilments = _simple_sql_asset(
-    FULFILMENTS, [ORDER_IDENTITY_MAP, staging_key("inventory_shipments")],
-    "Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
-    "pick/pack, packaging, shipping and return costs, flagged issues and return reasons.",
-    unpublished.FULFILMENTS,
+@dg.asset(
+    key=FULFILMENTS, deps=[ORDER_IDENTITY_MAP, staging_key("inventory_shipments")], **_CORE,
+    description="Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
+    "pick/pack, packaging, shipping and return costs, flagged issues and return reasons. A night derives "
+    "again only the shipments whose staged record or order changed.",
 )
+def fulfilments(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        fingerprint = content_fingerprint([SQL_DIR / "core" / "fulfilments.sql"])
+        scoped = not warehouse.full_rebuild and record_places.fulfilment_scope(con, fingerprint)
+        bind_scope(con, "fulfilments_scoped", "cw_fulfilment_places", "source_file VARCHAR, source_row BIGINT", scoped)
+        run_sql_files(con, "core/fulfilments.sql")
+        update = write_changed_rows(con, unpublished.FULFILMENTS, "cw_fulfilments", warehouse.full_rebuild,
+                                    within="cw_fulfilment_places" if scoped else None, order_keys=True)
+        derived = con.execute("SELECT count(*) FROM cw_fulfilment_places").fetchall()[0][0] if scoped else None
+        run_sql(con, *record_places.fulfilments_derived_sql(fingerprint))
+        return dg.MaterializeResult(metadata={
+            **table_metadata(con, "core", "fulfilments"),
+            "update": dg.MetadataValue.text(update),
+            # "all", or on a night the shipments whose record or order changed
+            "places_derived": dg.MetadataValue.text("all" if derived is None else f"{derived} places"),
+        })
+
+
 tickets = _simple_sql_asset(
     TICKETS, [staging_key("support_tickets"), CUSTOMER_IDENTITY_MAP, ORDER_IDENTITY_MAP],
     "Support tickets with the customer who raised them and the order they concern, category, "

@@ -602,7 +602,8 @@ def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = F
     bind_scope(con, "order_map_scoped", "cw_order_map_places", record_places.QUEUE_COLUMNS, scoped)
     run_sql_files(con, "core/order_identity_map.sql")
     update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild,
-                                within="cw_order_map_places" if scoped else None, order_keys=True)
+                                within="cw_order_map_places" if scoped else None, order_keys=True,
+                                passed_to=record_places.SHIPMENT_QUEUE)
     derived = f"{con.execute('SELECT count(*) FROM cw_order_map_places').fetchall()[0][0]} places" if scoped else "all"
     run_sql(con, *record_places.order_map_derived_sql(fingerprint))
     run_sql_files(con, "core/order_unmatched_refs.sql")

@@ -31,7 +31,11 @@ PERSON_ENTITIES = ("crm_contacts", "crm_sales_orders", "marketing_subscribers", 
 REFERENCE_ENTITIES = ("crm_sales_orders", "inventory_shipments", "support_tickets")
 # core.orders reads the staged sales orders themselves (pipelines/order_scope.py)
 ORDER_QUEUE = "staging.order_places_changed"
-QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",)}
+# core.fulfilments reads the staged shipments and their rows of the order map, which queues the
+# places whose row it wrote again
+SHIPMENT_QUEUE = "staging.shipment_places_changed"
+QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",),
+          SHIPMENT_QUEUE: ("inventory_shipments",)}
 # filled by the order references step; NULL places: every record
 ORDER_MAP_QUEUE = "core.order_map_places_changed"
 # what the order map was derived with (its SQL and the fallback settings)
@@ -40,6 +44,8 @@ ORDER_MAP_STATE = "core.order_map_state"
 ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
 # the order reference patterns core.order_references was derived with
 REFERENCES_STATE = "core.order_references_state"
+# what core.fulfilments was derived with (its SQL)
+FULFILMENTS_STATE = "core.fulfilments_state"
 QUEUE_COLUMNS = "entity VARCHAR, source_file VARCHAR, source_row BIGINT"
 
 
@@ -203,3 +209,22 @@ def order_map_derived_sql(fingerprint: str) -> list[str]:
     """The order map's queue emptied (created on a build that had none) and its fingerprint kept."""
     return [f"CREATE OR REPLACE TABLE {ORDER_MAP_QUEUE} ({QUEUE_COLUMNS})",
             keep_fingerprint_sql(ORDER_MAP_STATE, fingerprint)]
+
+
+def fulfilment_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
+    """cw_fulfilment_places: the shipments whose staged record or row of the order map changed.
+    False (derive every row) without the fulfilments, the queue or their state, when the queue
+    names every record, or when the SQL's `fingerprint` differs from the one kept."""
+    if not (_exists(con, "core.fulfilments") and _exists(con, SHIPMENT_QUEUE)
+            and fingerprint_kept(con, FULFILMENTS_STATE, fingerprint)) or _has_whole_entity(con, SHIPMENT_QUEUE):
+        return False
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cw_fulfilment_places AS
+        SELECT DISTINCT source_file, source_row FROM {SHIPMENT_QUEUE} WHERE entity = 'inventory_shipments'""")
+    return True
+
+
+def fulfilments_derived_sql(fingerprint: str) -> list[str]:
+    """The shipments' queue emptied (created on a build that had none) and the fingerprint kept."""
+    return [f"CREATE OR REPLACE TABLE {SHIPMENT_QUEUE} ({QUEUE_COLUMNS})",
+            keep_fingerprint_sql(FULFILMENTS_STATE, fingerprint)]

@@ -128,6 +128,9 @@ def night_and_again(directory, landing):
     # the order map: derived at the places whose reference or order changed, and the fallback's
     assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")["order_identity_map"])
     assert step_metadata(again, "core", "places_derived")["order_identity_map"] == "all"
+    # the fulfilments: derived for the shipments whose record or row of the order map changed
+    assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")["fulfilments"])
+    assert step_metadata(again, "core", "places_derived")["fulfilments"] == "all"
     assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
@@ -391,6 +394,10 @@ def test_an_order_follows_its_shipment_ticket_and_customer_changed_elsewhere(tmp
     assert re.fullmatch(r"\d+ orders", step_metadata(night, "core", "orders_derived")["orders"])
     [(later,)] = build_rows(night, "SELECT delivered_at FROM core.orders WHERE order_number = ?", [shipped_order])
     assert later == delivered_at + dt.timedelta(days=1)
+    [(shipment_delivered,)] = build_rows(night, """
+        SELECT f.delivered_at FROM core.fulfilments f JOIN core.orders o USING (order_key) WHERE o.order_number = ?""",
+                                         [shipped_order])
+    assert shipment_delivered == later
     [(error,)] = build_rows(night, "SELECT has_fulfilment_error FROM core.orders WHERE order_number = ?", [ticket_order])
     assert error
 
