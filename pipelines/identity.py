@@ -212,9 +212,16 @@ def order_references_sql(settings: IdentitySettings) -> str:
     return "\nUNION ALL\n".join(selects)
 
 
+# The orders that exist: numbers the CRM or the fulfilment tool knows. Support tickets may
+# reference an order, but a reference alone does not make one.
+ORDER_NUMBERS_SQL = """SELECT DISTINCT order_number FROM core.order_references
+                       WHERE entity IN ('crm_sales_orders', 'inventory_shipments') AND order_number IS NOT NULL"""
+
+
 def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySettings, rebuild: bool) -> str:
     """core.order_references and core.order_numbers: the references derived whole, or on a night
-    with the same patterns only at the places whose staged record changed; says which."""
+    with the same patterns only at the places whose staged record changed (and the numbers they
+    named before or name now); says which."""
     # the patterns and the code that reads them: either changed, every reference may differ
     fingerprint = content_fingerprint([Path(__file__)], repr(sorted(settings.order_references.items())))
     scoped = not rebuild and record_places.reference_scope(con, fingerprint)
@@ -227,11 +234,15 @@ def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySet
         touched = f"SELECT order_number FROM core.order_references WHERE {at_places} AND order_number IS NOT NULL"
         writes = [f"CREATE OR REPLACE TEMP TABLE cw_numbers_touched AS {touched}",
                   f"DELETE FROM core.order_references WHERE {at_places}", f"INSERT INTO core.order_references {derived}",
-                  f"INSERT INTO cw_numbers_touched {touched}"]
+                  f"INSERT INTO cw_numbers_touched {touched}",
+                  # only a touched number can have come or gone (0.23-0.31 s to derive them all at 1M orders)
+                  "DELETE FROM core.order_numbers WHERE order_number IN (SELECT order_number FROM cw_numbers_touched)",
+                  f"INSERT INTO core.order_numbers {ORDER_NUMBERS_SQL} "
+                  "AND order_number IN (SELECT order_number FROM cw_numbers_touched)"]
     else:
-        writes = [f"CREATE OR REPLACE TABLE core.order_references AS {derived}"]
-    run_sql(con, *writes, *record_places.references_written_sql(con, fingerprint, scoped),
-            read_sql("core/order_numbers.sql"))
+        writes = [f"CREATE OR REPLACE TABLE core.order_references AS {derived}",
+                  f"CREATE OR REPLACE TABLE core.order_numbers AS {ORDER_NUMBERS_SQL}"]
+    run_sql(con, *writes, *record_places.references_written_sql(con, fingerprint, scoped))
     if not scoped:
         return "derived whole"
     return f"{con.execute('SELECT count(*) FROM cw_reference_places').fetchall()[0][0]} places derived again"

@@ -38,12 +38,13 @@ IDENTITY_TABLES = {
     "marts.customer_360": "customer_key",
     "core.customer_link_evidence": "record_a, record_b",
     "quality.identity_review": "source_file_a, source_row_a, source_file_b, source_row_b",
-    # the order side: derived whole each night, written by the rows that changed
+    # the order side: derived where its inputs changed, written by the rows that changed
     "core.order_identity_map": "entity, source_file, source_row",
     "core.orders": "order_key",
     "core.fulfilments": "source_file, source_row",
     "core.tickets": "ticket_id",
     "core.order_references": "entity, source_file, source_row",
+    "core.order_numbers": "order_number",
 }
 ORDER_SIDE = ("order_identity_map", "orders", "fulfilments", "tickets")
 # when a run first saw and last keyed each record
