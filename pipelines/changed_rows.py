@@ -16,19 +16,19 @@ from pipelines.unpublished import UnpublishedRows, queue_every_row, queue_keys
 
 
 def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, view: str, rebuild: bool,
-                       within: str | None = None, order_keys: bool = False, passed_to: str | None = None) -> str:
+                       within: str | None = None, order_keys: bool = False, passed_to: tuple[str, ...] = ()) -> str:
     """Write `rows.table` from the relation `view` (whole, or the changed keys' rows); what it did.
     With `within` (a relation of keys), `view` holds only those keys' rows and only they are
     compared. With `order_keys`, the order_key of each changed row, before and after, is queued
-    for core.orders (pipelines/order_scope.py). With `passed_to`, a queue with the key's columns
-    that a later step reads, the changed keys are added to it where it exists (a row of NULLs:
-    every key)."""
+    for core.orders (pipelines/order_scope.py). With `passed_to`, queues with the key's columns
+    that later steps read, the changed keys are added to those that exist (a row of NULLs: every
+    key)."""
     table = rows.table
-    passed_on = column_names(con, *passed_to.split(".")) if passed_to else None
+    passed_on = [queue for queue in passed_to if column_names(con, *queue.split("."))]
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:
         run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(rows),
                 *(order_scope.queue_every_order_sql() if order_keys else []),
-                *([f"INSERT INTO {passed_to} VALUES ({', '.join('NULL' for _ in rows.key)})"] if passed_on else []))
+                *(f"INSERT INTO {queue} VALUES ({', '.join('NULL' for _ in rows.key)})" for queue in passed_on))
         return "derived whole"
     changed = rows.row_in_queue("cw_rows_changed")
     run_sql(con,
@@ -48,7 +48,7 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
             f"DELETE FROM {table} WHERE {changed}",
             f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {changed}",
             *queue_keys(rows, f"SELECT {rows.columns} FROM cw_rows_changed"),
-            *([f"INSERT INTO {passed_to} SELECT {rows.columns} FROM cw_rows_changed"] if passed_on else []))
+            *(f"INSERT INTO {queue} SELECT {rows.columns} FROM cw_rows_changed" for queue in passed_on))
     [(changed,)] = con.execute("SELECT count(*) FROM cw_rows_changed").fetchall()
     con.execute("DROP TABLE cw_rows_now")
     con.execute("DROP TABLE cw_rows_changed")

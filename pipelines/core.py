@@ -97,10 +97,8 @@ def order_identity_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
         })
 
 
-def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
-                      rows: unpublished.UnpublishedRows | None = None) -> dg.AssetsDefinition:
-    """A table from its SQL file: written whole, or (with `rows`, the file making the view
-    cw_<table>) by the rows that changed, whose orders core.orders then derives again."""
+def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str) -> dg.AssetsDefinition:
+    """A table from its SQL file, written whole."""
     table = key.path[-1]
 
     @dg.asset(key=key, deps=deps, **_CORE, description=description)
@@ -108,44 +106,54 @@ def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str,
         with warehouse.connect() as con:
             con.execute("SET VARIABLE source_priority = ?", [list(load_identity_settings().source_priority)])
             run_sql_files(con, f"core/{table}.sql")
-            if rows is None:
-                return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
-            update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild, order_keys=True)
-            return dg.MaterializeResult(metadata={**table_metadata(con, "core", table),
-                                                  "update": dg.MetadataValue.text(update)})
+            return dg.MaterializeResult(metadata=table_metadata(con, "core", table))
 
     return _asset
 
 
-@dg.asset(
-    key=FULFILMENTS, deps=[ORDER_IDENTITY_MAP, staging_key("inventory_shipments")], **_CORE,
-    description="Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
+def _places_sql_asset(key: dg.AssetKey, deps: list, description: str, rows: unpublished.UnpublishedRows,
+                      scope: record_places.PlacesScope) -> dg.AssetsDefinition:
+    """A table from its SQL file (the view cw_<table>), written by the rows that changed: whole, or
+    on a night only at the places whose staged record or identity-map rows changed, whose orders
+    core.orders then derives again."""
+    table = key.path[-1]
+    # the keys a night derives: the places themselves, or the keys of the rows there
+    keys = f"cw_{table}_keys" if scope.keys_sql else scope.places
+
+    @dg.asset(key=key, deps=deps, **_CORE, description=description)
+    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            fingerprint = content_fingerprint([SQL_DIR / "core" / f"{table}.sql"])
+            scoped = not warehouse.full_rebuild and record_places.places_scope(con, scope, fingerprint)
+            bind_scope(con, f"{table}_scoped", keys, ", ".join(f"{c} {t}" for c, t in rows.key.items()), scoped)
+            run_sql_files(con, f"core/{table}.sql")
+            update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild,
+                                        within=keys if scoped else None, order_keys=True)
+            derived = con.execute(f"SELECT count(*) FROM {scope.places}").fetchall()[0][0] if scoped else None
+            run_sql(con, *record_places.places_derived_sql(scope, fingerprint))
+            return dg.MaterializeResult(metadata={
+                **table_metadata(con, "core", table),
+                "update": dg.MetadataValue.text(update),
+                # "all", or on a night the places whose record or rows of the maps changed
+                "places_derived": dg.MetadataValue.text("all" if derived is None else f"{derived} places"),
+            })
+
+    return _asset
+
+
+fulfilments = _places_sql_asset(
+    FULFILMENTS, [ORDER_IDENTITY_MAP, staging_key("inventory_shipments")],
+    "Shipments per order from the fulfilment tool: shipped and delivered times (UTC), quantities, "
     "pick/pack, packaging, shipping and return costs, flagged issues and return reasons. A night derives "
     "again only the shipments whose staged record or order changed.",
+    unpublished.FULFILMENTS, record_places.FULFILMENT_PLACES,
 )
-def fulfilments(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        fingerprint = content_fingerprint([SQL_DIR / "core" / "fulfilments.sql"])
-        scoped = not warehouse.full_rebuild and record_places.fulfilment_scope(con, fingerprint)
-        bind_scope(con, "fulfilments_scoped", "cw_fulfilment_places", "source_file VARCHAR, source_row BIGINT", scoped)
-        run_sql_files(con, "core/fulfilments.sql")
-        update = write_changed_rows(con, unpublished.FULFILMENTS, "cw_fulfilments", warehouse.full_rebuild,
-                                    within="cw_fulfilment_places" if scoped else None, order_keys=True)
-        derived = con.execute("SELECT count(*) FROM cw_fulfilment_places").fetchall()[0][0] if scoped else None
-        run_sql(con, *record_places.fulfilments_derived_sql(fingerprint))
-        return dg.MaterializeResult(metadata={
-            **table_metadata(con, "core", "fulfilments"),
-            "update": dg.MetadataValue.text(update),
-            # "all", or on a night the shipments whose record or order changed
-            "places_derived": dg.MetadataValue.text("all" if derived is None else f"{derived} places"),
-        })
-
-
-tickets = _simple_sql_asset(
+tickets = _places_sql_asset(
     TICKETS, [staging_key("support_tickets"), CUSTOMER_IDENTITY_MAP, ORDER_IDENTITY_MAP],
     "Support tickets with the customer who raised them and the order they concern, category, "
-    "timestamps (UTC) and CSAT score.",
-    unpublished.TICKETS,
+    "timestamps (UTC) and CSAT score. A night derives again only the tickets whose staged record, "
+    "customer or order changed.",
+    unpublished.TICKETS, record_places.TICKET_PLACES,
 )
 campaigns = _simple_sql_asset(
     CAMPAIGNS, [staging_key("marketing_campaigns")],

@@ -569,11 +569,17 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         moved_places = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
                         "WHERE entity IN ('crm_sales_orders', 'inventory_shipments') "
                         "AND record_id IN (SELECT record_id FROM cw_members_moved)")
-        run_sql(con, read_sql("core/customer_identity_map_changed.sql"), *order_scope.queue_places_sql(con, moved_places))
+        # a ticket's customer is that of its record
+        moved_tickets = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
+                         "WHERE entity = 'support_tickets' AND record_id IN (SELECT record_id FROM cw_members_moved)")
+        run_sql(con, read_sql("core/customer_identity_map_changed.sql"), *order_scope.queue_places_sql(con, moved_places),
+                *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue, moved_tickets))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
                 queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),
-                *order_scope.queue_places_sql(con, "VALUES ('crm_sales_orders', NULL, NULL)"))
+                *order_scope.queue_places_sql(con, "VALUES ('crm_sales_orders', NULL, NULL)"),
+                *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue,
+                                                "VALUES ('support_tickets', NULL, NULL)"))
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, review_csv: Path,
@@ -614,7 +620,7 @@ def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = F
     run_sql_files(con, "core/order_identity_map.sql")
     update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild,
                                 within="cw_order_map_places" if scoped else None, order_keys=True,
-                                passed_to=record_places.SHIPMENT_QUEUE)
+                                passed_to=(record_places.FULFILMENT_PLACES.queue, record_places.TICKET_PLACES.queue))
     derived = f"{con.execute('SELECT count(*) FROM cw_order_map_places').fetchall()[0][0]} places" if scoped else "all"
     run_sql(con, *record_places.order_map_derived_sql(fingerprint))
     run_sql_files(con, "core/order_unmatched_refs.sql")

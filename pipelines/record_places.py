@@ -13,9 +13,14 @@ places whose order number became known or unknown (the order numbers it last der
 kept), derives the person records of those places only, and empties its queue with the links
 complete. The order references step also queues, for the order map, the places it derived and
 those naming an order number it touched (`core.order_map_places_changed`), which the order map
-step derives again with the shipments the fallback matches, and empties. A build without a
-queue, or a queue that names a whole entity, derives all again.
+step derives again with the shipments the fallback matches, and empties. core.fulfilments and
+core.tickets each keep a queue of their entity's places (PlacesScope), which staging, the order
+map (the places whose row it wrote again) and, for tickets, customer identity (the records whose
+customer changed) fill. A build without a queue, or a queue that names a whole entity, derives
+all again.
 """
+
+from dataclasses import dataclass
 
 import duckdb
 
@@ -31,11 +36,43 @@ PERSON_ENTITIES = ("crm_contacts", "crm_sales_orders", "marketing_subscribers", 
 REFERENCE_ENTITIES = ("crm_sales_orders", "inventory_shipments", "support_tickets")
 # core.orders reads the staged sales orders themselves (pipelines/order_scope.py)
 ORDER_QUEUE = "staging.order_places_changed"
-# core.fulfilments reads the staged shipments and their rows of the order map, which queues the
-# places whose row it wrote again
-SHIPMENT_QUEUE = "staging.shipment_places_changed"
+
+
+@dataclass(frozen=True)
+class PlacesScope:
+    """A core table read from one staged entity and the identity maps' rows of its records, which
+    a night derives only at the places (file, row) whose staged record or rows of the maps
+    changed: staging and the maps fill its queue."""
+    table: str                  # e.g. core.fulfilments, derived by sql/core/fulfilments.sql
+    entity: str                 # the staged entity it reads
+    queue: str
+    # SQL selecting the keys of the table's rows at the places cw_<name>_places, now or kept;
+    # None when the table's key is the place
+    keys_sql: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.table.split(".")[-1]
+
+    @property
+    def places(self) -> str:
+        return f"cw_{self.name}_places"
+
+    @property
+    def state(self) -> str:
+        """What the table was derived with (its SQL's fingerprint)."""
+        return f"{self.table}_state"
+
+
+FULFILMENT_PLACES = PlacesScope("core.fulfilments", "inventory_shipments", "staging.shipment_places_changed")
+TICKET_PLACES = PlacesScope(
+    "core.tickets", "support_tickets", "staging.ticket_places_changed",
+    keys_sql="""SELECT ticket_id FROM staging.support_tickets
+                WHERE (source_file, source_row) IN (SELECT source_file, source_row FROM cw_tickets_places)
+                UNION SELECT ticket_id FROM core.tickets
+                WHERE (source_file, source_row) IN (SELECT source_file, source_row FROM cw_tickets_places)""")
 QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",),
-          SHIPMENT_QUEUE: ("inventory_shipments",)}
+          **{scope.queue: (scope.entity,) for scope in (FULFILMENT_PLACES, TICKET_PLACES)}}
 # filled by the order references step; NULL places: every record
 ORDER_MAP_QUEUE = "core.order_map_places_changed"
 # what the order map was derived with (its SQL and the fallback settings)
@@ -44,8 +81,6 @@ ORDER_MAP_STATE = "core.order_map_state"
 ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
 # the order reference patterns core.order_references was derived with
 REFERENCES_STATE = "core.order_references_state"
-# what core.fulfilments was derived with (its SQL)
-FULFILMENTS_STATE = "core.fulfilments_state"
 QUEUE_COLUMNS = "entity VARCHAR, source_file VARCHAR, source_row BIGINT"
 
 
@@ -211,20 +246,28 @@ def order_map_derived_sql(fingerprint: str) -> list[str]:
             keep_fingerprint_sql(ORDER_MAP_STATE, fingerprint)]
 
 
-def fulfilment_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
-    """cw_fulfilment_places: the shipments whose staged record or row of the order map changed.
-    False (derive every row) without the fulfilments, the queue or their state, when the queue
-    names every record, or when the SQL's `fingerprint` differs from the one kept."""
-    if not (_exists(con, "core.fulfilments") and _exists(con, SHIPMENT_QUEUE)
-            and fingerprint_kept(con, FULFILMENTS_STATE, fingerprint)) or _has_whole_entity(con, SHIPMENT_QUEUE):
+
+def queue_places_sql(con: duckdb.DuckDBPyConnection, queue: str, places_sql: str) -> list[str]:
+    """The statement that adds the places (entity, source_file, source_row) `places_sql` selects
+    to `queue`; none on a build without the queue, whose reader derives every row anyway."""
+    return [f"INSERT INTO {queue} {places_sql}"] if _exists(con, queue) else []
+
+
+def places_scope(con: duckdb.DuckDBPyConnection, scope: PlacesScope, fingerprint: str) -> bool:
+    """The places whose rows of `scope.table` may have changed (scope.places), and with keys_sql
+    their keys (cw_<name>_keys). False (derive every row) without the table, its queue or its
+    state, when the queue names every record, or when the SQL's `fingerprint` differs."""
+    if not (_exists(con, scope.table) and _exists(con, scope.queue) and fingerprint_kept(con, scope.state, fingerprint)) \
+            or _has_whole_entity(con, scope.queue):
         return False
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE cw_fulfilment_places AS
-        SELECT DISTINCT source_file, source_row FROM {SHIPMENT_QUEUE} WHERE entity = 'inventory_shipments'""")
+        CREATE OR REPLACE TEMP TABLE {scope.places} AS
+        SELECT DISTINCT source_file, source_row FROM {scope.queue} WHERE entity = {literal(scope.entity)}""")
+    if scope.keys_sql:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cw_{scope.name}_keys AS {scope.keys_sql}")
     return True
 
 
-def fulfilments_derived_sql(fingerprint: str) -> list[str]:
-    """The shipments' queue emptied (created on a build that had none) and the fingerprint kept."""
-    return [f"CREATE OR REPLACE TABLE {SHIPMENT_QUEUE} ({QUEUE_COLUMNS})",
-            keep_fingerprint_sql(FULFILMENTS_STATE, fingerprint)]
+def places_derived_sql(scope: PlacesScope, fingerprint: str) -> list[str]:
+    """The table's queue emptied (created on a build that had none) and its fingerprint kept."""
+    return [f"CREATE OR REPLACE TABLE {scope.queue} ({QUEUE_COLUMNS})", keep_fingerprint_sql(scope.state, fingerprint)]

@@ -129,9 +129,10 @@ def night_and_again(directory, landing):
     # the order map: derived at the places whose reference or order changed, and the fallback's
     assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")["order_identity_map"])
     assert step_metadata(again, "core", "places_derived")["order_identity_map"] == "all"
-    # the fulfilments: derived for the shipments whose record or row of the order map changed
-    assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")["fulfilments"])
-    assert step_metadata(again, "core", "places_derived")["fulfilments"] == "all"
+    # fulfilments and tickets: derived at the places whose record or rows of the identity maps changed
+    for table in ("fulfilments", "tickets"):
+        assert re.fullmatch(r"\d+ places", step_metadata(night, "core", "places_derived")[table])
+        assert step_metadata(again, "core", "places_derived")[table] == "all"
     assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table

@@ -1,8 +1,8 @@
 -- Shipments per order, with their costs and what went wrong. A shipment reconciled to no known
 -- order is left out here and listed in quality.unmatched_order_refs (it must not stop the publish).
 -- (A view: pipelines/changed_rows.py writes core.fulfilments from it.) With the variable
--- fulfilments_scoped set, only the shipments at the places in cw_fulfilment_places
--- (pipelines/record_places.py fulfilment_scope).
+-- fulfilments_scoped set, only the shipments at the places in cw_fulfilments_places
+-- (pipelines/record_places.py places_scope).
 CREATE OR REPLACE TEMP VIEW cw_fulfilments AS
 SELECT m.order_key, s.order_ref AS source_order_ref, s.shipped_at, s.delivered_at,
        s.qty_ordered, s.qty_shipped, s.carrier,
@@ -16,4 +16,4 @@ JOIN core.order_identity_map m
   ON m.entity = 'inventory_shipments' AND m.source_file = s.source_file AND m.source_row = s.source_row
 WHERE m.order_key IS NOT NULL
   AND (NOT getvariable('fulfilments_scoped')
-       OR (s.source_file, s.source_row) IN (SELECT source_file, source_row FROM cw_fulfilment_places));
+       OR (s.source_file, s.source_row) IN (SELECT source_file, source_row FROM cw_fulfilments_places));
