@@ -211,3 +211,33 @@ def test_a_snapshot_sent_again_on_several_nights_is_carried_by_its_newest_export
                       "(SELECT count(*) FROM raw.carried_loads WHERE entity = 'marketing_subscribers') AS carries_left",
                       published=False)
     assert left.to_dict("records") == [{"rows_left": 0, "carries_left": 0}]
+
+
+def test_the_delivery_mart_is_kept_while_its_inputs_are_and_computed_again_when_a_score_changes(tmp_path):
+    """marts.order_to_delivery_monthly (medians over every order) is kept on a night that changed
+    none of its inputs; a changed CSAT score on a fulfilment ticket computes it again, as a full
+    build of the same files does."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    first = nightly_run_in(tmp_path, landing)
+    assert step_metadata(first, "marts", "update")["order_to_delivery_monthly"] == "computed"
+    before = marts(first)
+    second = nightly_run_in(tmp_path, landing)
+    assert step_metadata(second, "marts", "update")["order_to_delivery_monthly"] == "kept: its inputs are unchanged"
+    assert marts(second).equals(before)
+
+    [ticket_id, *_] = first.query("""
+        SELECT t.ticket_id FROM core.tickets t JOIN core.orders o USING (order_key)
+        WHERE t.is_fulfilment_related AND t.csat_score IS NOT NULL AND o.status <> 'cancelled'
+        ORDER BY t.ticket_id""", published=False)["ticket_id"]
+    [tickets] = landing.rglob("zendesk_tickets.csv")
+    rows = csv_all_rows(tickets, fmt := csv_format(tickets))
+    column = {name: i for i, name in enumerate(rows[0])}
+    [row] = [r for r in rows[1:] if r[column["Id"]] == str(ticket_id)]
+    row[column["Satisfaction Score"]] = "1" if int(row[column["Satisfaction Score"]]) >= 4 else "5"
+    write_rows(tickets, rows, fmt.delimiter)
+    third = nightly_run_in(tmp_path, landing)
+    assert step_metadata(third, "marts", "update")["order_to_delivery_monthly"] == "computed"
+    (tmp_path / "full").mkdir()
+    full = nightly_run_in(tmp_path / "full", landing)
+    assert marts(third).equals(marts(full)) and not marts(third).equals(before)
