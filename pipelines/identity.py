@@ -620,8 +620,11 @@ def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = F
     run_sql_files(con, "core/order_identity_map.sql")
     update = write_changed_rows(con, unpublished.ORDER_IDENTITY_MAP, "cw_order_identity_map", rebuild,
                                 within="cw_order_map_places" if scoped else None, order_keys=True,
-                                passed_to=(record_places.FULFILMENT_PLACES.queue, record_places.TICKET_PLACES.queue))
+                                passed_to=(record_places.FULFILMENT_PLACES.queue, record_places.TICKET_PLACES.queue,
+                                           record_places.UNMATCHED_QUEUE))
     derived = f"{con.execute('SELECT count(*) FROM cw_order_map_places').fetchall()[0][0]} places" if scoped else "all"
     run_sql(con, *record_places.order_map_derived_sql(fingerprint))
     run_sql_files(con, "core/order_unmatched_refs.sql")
+    run_sql(con, *record_places.unmatched_refs_sql(
+        con, content_fingerprint([SQL_DIR / "core" / "order_unmatched_refs.sql"]), rebuild))
     return update, derived

@@ -16,7 +16,8 @@ those naming an order number it touched (`core.order_map_places_changed`), which
 step derives again with the shipments the fallback matches, and empties. core.fulfilments and
 core.tickets each keep a queue of their entity's places (PlacesScope), which staging, the order
 map (the places whose row it wrote again) and, for tickets, customer identity (the records whose
-customer changed) fill. A build without a queue, or a queue that names a whole entity, derives
+customer changed) fill; quality.unmatched_order_refs is written again at the places whose row of
+the order map changed (UNMATCHED_QUEUE). A build without a queue, or a queue that names a whole entity, derives
 all again.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipelines import unpublished
 from pipelines.metadata import column_names
 from pipelines.staging_sql import literal
 
@@ -71,6 +73,8 @@ TICKET_PLACES = PlacesScope(
                 WHERE (source_file, source_row) IN (SELECT source_file, source_row FROM cw_tickets_places)
                 UNION SELECT ticket_id FROM core.tickets
                 WHERE (source_file, source_row) IN (SELECT source_file, source_row FROM cw_tickets_places)""")
+# the places whose row of the order map was written again, for quality.unmatched_order_refs
+UNMATCHED_QUEUE = "core.unmatched_ref_places_changed"
 QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",),
           **{scope.queue: (scope.entity,) for scope in (FULFILMENT_PLACES, TICKET_PLACES)}}
 # filled by the order references step; NULL places: every record
@@ -271,3 +275,19 @@ def places_scope(con: duckdb.DuckDBPyConnection, scope: PlacesScope, fingerprint
 def places_derived_sql(scope: PlacesScope, fingerprint: str) -> list[str]:
     """The table's queue emptied (created on a build that had none) and its fingerprint kept."""
     return [f"CREATE OR REPLACE TABLE {scope.queue} ({QUEUE_COLUMNS})", keep_fingerprint_sql(scope.state, fingerprint)]
+
+
+def unmatched_refs_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, rebuild: bool) -> list[str]:
+    """quality.unmatched_order_refs from the view cw_unmatched_order_refs: at the places whose row
+    of the order map changed (UNMATCHED_QUEUE), or whole without the table, its queue or its
+    state, or when the queue names every record; those places queued for publishing."""
+    state, table = "quality.unmatched_order_refs_state", unpublished.UNMATCHED_ORDER_REFS
+    whole = (rebuild or not (_exists(con, table.table) and _exists(con, UNMATCHED_QUEUE)
+                             and fingerprint_kept(con, state, fingerprint)) or _has_whole_entity(con, UNMATCHED_QUEUE))
+    at_places = f"(entity, source_file, source_row) IN (SELECT entity, source_file, source_row FROM {UNMATCHED_QUEUE})"
+    writes = ([f"CREATE OR REPLACE TABLE {table.table} AS SELECT * FROM cw_unmatched_order_refs",
+               unpublished.queue_every_row(table)] if whole else
+              [f"DELETE FROM {table.table} WHERE {at_places}",
+               f"INSERT INTO {table.table} SELECT * FROM cw_unmatched_order_refs WHERE {at_places}",
+               *unpublished.queue_keys(table, f"SELECT DISTINCT entity, source_file, source_row FROM {UNMATCHED_QUEUE}")])
+    return [*writes, f"CREATE OR REPLACE TABLE {UNMATCHED_QUEUE} ({QUEUE_COLUMNS})", keep_fingerprint_sql(state, fingerprint)]

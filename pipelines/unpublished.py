@@ -35,8 +35,10 @@ FULFILMENTS = UnpublishedRows("core.fulfilments", {"source_file": "VARCHAR", "so
 TICKETS = UnpublishedRows("core.tickets", {"ticket_id": "VARCHAR"})
 ORDER_IDENTITY_MAP = UnpublishedRows("core.order_identity_map",
                                      {"entity": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"})
+UNMATCHED_ORDER_REFS = UnpublishedRows("quality.unmatched_order_refs",
+                                       {"entity": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"})
 UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_IDENTITY_MAP, ORDERS, FULFILMENTS,
-                                             TICKETS, ORDER_IDENTITY_MAP)}
+                                             TICKETS, ORDER_IDENTITY_MAP, UNMATCHED_ORDER_REFS)}
 
 
 def queue_every_row(rows: UnpublishedRows) -> str:

@@ -45,6 +45,7 @@ IDENTITY_TABLES = {
     "core.tickets": "ticket_id",
     "core.order_references": "entity, source_file, source_row",
     "core.order_numbers": "order_number",
+    "quality.unmatched_order_refs": "entity, source_file, source_row",
 }
 ORDER_SIDE = ("order_identity_map", "orders", "fulfilments", "tickets")
 # when a run first saw and last keyed each record
