@@ -35,18 +35,17 @@ facts AS (
     WHERE o.status <> 'cancelled' AND o.ordered_at IS NOT NULL
 ),
 by_dimension AS (
-    SELECT f.*, d.dimension, d.dimension_value
-    FROM facts f,
-         unnest([
-             {'dimension': 'all', 'dimension_value': 'all'},
-             {'dimension': 'channel', 'dimension_value': coalesce(f.channel, '(none)')},
-             {'dimension': 'campaign', 'dimension_value': coalesce(f.campaign, '(none)')},
-             {'dimension': 'region', 'dimension_value': coalesce(f.region, '(unknown)')}
-         ]) AS u(d)
+    -- each order counts once per dimension, by grouping sets over these values (an order row per
+    -- dimension made 4M rows to hold at 1M orders: 0.96-1.08 s against 0.88-0.90 s)
+    SELECT f.*, coalesce(f.channel, '(none)') AS channel_value, coalesce(f.campaign, '(none)') AS campaign_value,
+           coalesce(f.region, '(unknown)') AS region_value
+    FROM facts f
 ),
 grouped AS (
     SELECT coalesce(period, 'all') AS period,
-           dimension, dimension_value,
+           CASE WHEN grouping(channel_value) = 0 THEN 'channel' WHEN grouping(campaign_value) = 0 THEN 'campaign'
+                WHEN grouping(region_value) = 0 THEN 'region' ELSE 'all' END AS dimension,
+           coalesce(channel_value, campaign_value, region_value, 'all') AS dimension_value,
            count(*) AS orders,
            count(*) FILTER (WHERE is_fulfilled) AS orders_fulfilled,
            count(cycle_days) AS orders_delivered,
@@ -64,7 +63,8 @@ grouped AS (
            count(*) FILTER (WHERE delivered_at IS NOT NULL AND delivered_local_date <= promised_date) AS promise_kept,
            sum(support_tickets) AS support_tickets
     FROM by_dimension
-    GROUP BY GROUPING SETS ((period, dimension, dimension_value), (dimension, dimension_value))
+    GROUP BY GROUPING SETS ((period), (period, channel_value), (period, campaign_value), (period, region_value),
+                            (), (channel_value), (campaign_value), (region_value))
 ),
 baseline AS (
     SELECT dimension, dimension_value, median_before_go_live AS baseline_median FROM grouped WHERE period = 'all'
