@@ -3,7 +3,9 @@ conservation checks that DuckDB answers in one query, and a few cross-table inva
 
 Blocking checks stop the publish; warn checks are reported. Every result is written to
 quality.check_results with the run id, and each GX suite's Data Docs page to
-<warehouse>/quality/data_docs/<run id>/.
+<warehouse>/quality/data_docs/<run id>/. A suite or uniqueness check whose table's checked
+columns are as they were when it last read them reports that result again, marked
+reused_from_run (pipelines/check_memory.py).
 """
 
 import datetime as dt
@@ -17,6 +19,7 @@ import dagster as dg
 import yaml
 
 from connectors.profiles import SCHEMAS_DIR, ProfileError
+from pipelines import check_memory
 from pipelines.data_docs import write_data_docs
 from pipelines.gx_bridge import outcome_metadata, validate_table
 from pipelines.marts import CUSTOMER_360, ORDER_TO_DELIVERY
@@ -43,6 +46,10 @@ def record_result(con, run_id: str, check: str, asset_key: dg.AssetKey, blocking
     con.execute("INSERT INTO quality.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, check, key, "blocking" if blocking else "warn", passed, engine,
                  json.dumps(details, default=str), dt.datetime.now(dt.timezone.utc)])
+
+
+def quoted(asset: dg.AssetKey) -> str:
+    return ".".join(ident(p) for p in asset.path)
 
 
 def _severity(blocking: bool) -> dg.AssetCheckSeverity:
@@ -77,13 +84,27 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
     name = f"gx_{severity}"
     listed = "; ".join(f"{s['type']}({s.get('column') or s.get('column_A', '')})" for s in specs)
 
+    suite = f"{table}.{severity}"
+    columns = sorted({s[k] for s in specs for k in ("column", "column_A", "column_B") if k in s})
+    if any(not any(k in s for k in ("column", "column_A", "column_B")) for s in specs):
+        columns = []  # an expectation of the whole table: every column is read
+    key = asset.to_user_string()
+
     def run(context, con, warehouse) -> dg.AssetCheckResult:
-        outcome = validate_table(con, table, f"{table}.{severity}", [build_expectation(s) for s in specs])
-        metadata = outcome_metadata(outcome)
-        record_result(con, context.run.run_id, name, asset, blocking, outcome.success, "great_expectations", metadata)
-        page = write_data_docs(warehouse.settings().warehouse_dir, context.run.run_id, outcome)
+        run_id, docs = context.run.run_id, warehouse.settings().warehouse_dir
+        read = check_memory.fingerprint(con, quoted(asset), columns, repr(specs))
+        earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
+        page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
+        if earlier and page:
+            passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+        else:
+            outcome = validate_table(con, table, suite, [build_expectation(s) for s in specs])
+            passed, metadata = outcome.success, outcome_metadata(outcome)
+            page = write_data_docs(docs, run_id, outcome)
+            check_memory.remember(con, key, name, read, passed, metadata, run_id)
+        record_result(con, run_id, name, asset, blocking, passed, "great_expectations", metadata)
         return dg.AssetCheckResult(
-            asset_key=asset, check_name=name, passed=outcome.success, severity=_severity(blocking),
+            asset_key=asset, check_name=name, passed=passed, severity=_severity(blocking),
             metadata={**metadata, "data_docs": dg.MetadataValue.path(str(page))},
         )
 
@@ -91,18 +112,31 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
                                    description=f"Great Expectations suite ({severity}) on {table}: {listed}"), run)
 
 
-def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True) -> Check:
-    """A check that passes when `query` returns no rows; the rows it returns are the failures."""
+def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True,
+              reads: list[str] | None = None) -> Check:
+    """A check that passes when `query` returns no rows; the rows it returns are the failures.
+    With `reads`, the only columns of the asset's table the query reads: a night that left them as
+    they were reports the result again (pipelines/check_memory.py)."""
+    key = asset.to_user_string()
 
     def run(context, con, warehouse) -> dg.AssetCheckResult:
-        failures = con.execute(query).df()
-        details = {"failures": int(len(failures)),
-                   "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
-        record_result(con, context.run.run_id, name, asset, blocking, failures.empty, "duckdb", details)
-        return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=failures.empty,
+        read = check_memory.fingerprint(con, quoted(asset), reads, query) if reads else None
+        earlier = check_memory.recall(con, key, name, read) if read and not warehouse.full_rebuild else None
+        if earlier:
+            passed, details = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+        else:
+            failures = con.execute(query).df()
+            passed = failures.empty
+            details = {"failures": int(len(failures)),
+                       "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
+            if read:
+                check_memory.remember(con, key, name, read, passed, details, context.run.run_id)
+        record_result(con, context.run.run_id, name, asset, blocking, passed, "duckdb", details)
+        return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=passed,
                                    severity=_severity(blocking),
-                                   metadata={"failures": len(failures),
-                                             "sample": dg.MetadataValue.json(details["sample"])})
+                                   metadata={"failures": details["failures"],
+                                             "sample": dg.MetadataValue.json(details["sample"]),
+                                             **({"reused_from_run": earlier[2]} if earlier else {})})
 
     return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run)
 
@@ -121,8 +155,8 @@ def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> Check
     return sql_check(
         asset, f"unique_{'_'.join(columns)}",
         f"({severity}) No two rows of {'.'.join(asset.path)} share ({', '.join(columns)}); checked in DuckDB.",
-        duplicate_keys_sql(".".join(ident(p) for p in asset.path), columns),
-        blocking=severity == "blocking",
+        duplicate_keys_sql(quoted(asset), columns),
+        blocking=severity == "blocking", reads=columns,
     )
 
 
