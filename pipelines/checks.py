@@ -68,13 +68,18 @@ def build_expectation(spec: dict):
 
 
 # One check: its spec, and what computes its result on a connection to the build.
-CheckRun = Callable[[dg.AssetCheckExecutionContext, object, WarehouseResource], dg.AssetCheckResult]
+# The last argument: the hash of the table's checked columns (check_memory.table_hash), for a
+# check that remembers its result.
+CheckRun = Callable[[dg.AssetCheckExecutionContext, object, WarehouseResource, str | None], dg.AssetCheckResult]
 
 
 @dataclass(frozen=True)
 class Check:
     spec: dg.AssetCheckSpec
     run: CheckRun
+    # the columns of its table a check that remembers its result reads (() when every column);
+    # None for a check that reads other tables too and runs every night
+    reads: tuple[str, ...] | None = None
 
 
 def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
@@ -85,14 +90,14 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
     listed = "; ".join(f"{s['type']}({s.get('column') or s.get('column_A', '')})" for s in specs)
 
     suite = f"{table}.{severity}"
-    columns = sorted({s[k] for s in specs for k in ("column", "column_A", "column_B") if k in s})
+    columns = tuple(sorted({s[k] for s in specs for k in ("column", "column_A", "column_B") if k in s}))
     if any(not any(k in s for k in ("column", "column_A", "column_B")) for s in specs):
-        columns = []  # an expectation of the whole table: every column is read
+        columns = ()  # an expectation of the whole table: every column is read
     key = asset.to_user_string()
 
-    def run(context, con, warehouse) -> dg.AssetCheckResult:
+    def run(context, con, warehouse, table_hash) -> dg.AssetCheckResult:
         run_id, docs = context.run.run_id, warehouse.settings().warehouse_dir
-        read = check_memory.fingerprint(con, quoted(asset), columns, repr(specs))
+        read = check_memory.fingerprint(table_hash, repr(specs))
         earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
         page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
         if earlier and page:
@@ -109,18 +114,19 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
         )
 
     return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking,
-                                   description=f"Great Expectations suite ({severity}) on {table}: {listed}"), run)
+                                   description=f"Great Expectations suite ({severity}) on {table}: {listed}"), run,
+                 reads=columns)
 
 
 def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True,
-              reads: list[str] | None = None) -> Check:
+              reads: tuple[str, ...] | None = None) -> Check:
     """A check that passes when `query` returns no rows; the rows it returns are the failures.
     With `reads`, the only columns of the asset's table the query reads: a night that left them as
     they were reports the result again (pipelines/check_memory.py)."""
     key = asset.to_user_string()
 
-    def run(context, con, warehouse) -> dg.AssetCheckResult:
-        read = check_memory.fingerprint(con, quoted(asset), reads, query) if reads else None
+    def run(context, con, warehouse, table_hash) -> dg.AssetCheckResult:
+        read = check_memory.fingerprint(table_hash, query) if reads is not None else None
         earlier = check_memory.recall(con, key, name, read) if read and not warehouse.full_rebuild else None
         if earlier:
             passed, details = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
@@ -138,7 +144,7 @@ def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, block
                                              "sample": dg.MetadataValue.json(details["sample"]),
                                              **({"reused_from_run": earlier[2]} if earlier else {})})
 
-    return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run)
+    return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run, reads)
 
 
 def duplicate_keys_sql(table: str, columns: list[str]) -> str:
@@ -156,20 +162,24 @@ def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> Check
         asset, f"unique_{'_'.join(columns)}",
         f"({severity}) No two rows of {'.'.join(asset.path)} share ({', '.join(columns)}); checked in DuckDB.",
         duplicate_keys_sql(quoted(asset), columns),
-        blocking=severity == "blocking", reads=columns,
+        blocking=severity == "blocking", reads=tuple(columns),
     )
 
 
 def table_checks(asset: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefinition:
     """Every check of one table in one step, on one connection: a step costs a connection and
     Dagster's bookkeeping, and a table has up to five checks."""
+    remembering = [c.reads for c in checks if c.reads is not None]
+    # one hash of the columns they read between them (every column if one reads them all)
+    columns = [] if () in remembering else sorted({c for reads in remembering for c in reads})
 
     @dg.multi_asset_check(specs=[c.spec for c in checks], name=f"{'_'.join(asset.path)}_checks",
                           description=f"Quality checks of {'.'.join(asset.path)}")
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as con:
+            table_hash = check_memory.table_hash(con, quoted(asset), columns) if remembering else None
             for check in checks:
-                yield check.run(context, con, warehouse)
+                yield check.run(context, con, warehouse, table_hash)
 
     return _checks
 
