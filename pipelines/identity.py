@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
-from pipelines import identity_linkage, order_scope, record_places, unpublished
+from pipelines import identity_linkage, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
@@ -565,19 +565,21 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
         # the rows of the records in scope compared with those kept; gone records' rows leave
         write_changed_rows(con, unpublished.CUSTOMER_IDENTITY_MAP, "cw_identity_map_rows", False,
                            within="cw_members_before")
-        # an order's customer is that of its sales order or shipments (pipelines/order_scope.py)
-        moved_places = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
-                        "WHERE entity IN ('crm_sales_orders', 'inventory_shipments') "
-                        "AND record_id IN (SELECT record_id FROM cw_members_moved)")
-        # a ticket's customer is that of its record
-        moved_tickets = ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
-                         "WHERE entity = 'support_tickets' AND record_id IN (SELECT record_id FROM cw_members_moved)")
-        run_sql(con, read_sql("core/customer_identity_map_changed.sql"), *order_scope.queue_places_sql(con, moved_places),
-                *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue, moved_tickets))
+        def moved(entities: str) -> str:
+            """The places of those entities whose record changed customer tonight."""
+            return ("SELECT DISTINCT entity, source_file, source_row FROM core.customer_identity_map "
+                    f"WHERE entity IN ({entities}) AND record_id IN (SELECT record_id FROM cw_members_moved)")
+
+        # an order's customer is that of its sales order or shipments (pipelines/order_scope.py), a
+        # ticket's that of its record
+        run_sql(con, read_sql("core/customer_identity_map_changed.sql"),
+                *record_places.queue_places_sql(con, record_places.ORDER_QUEUE,
+                                                moved("'crm_sales_orders', 'inventory_shipments'")),
+                *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue, moved("'support_tickets'")))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
                 queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),
-                *order_scope.queue_places_sql(con, "VALUES ('crm_sales_orders', NULL, NULL)"),
+                *record_places.queue_places_sql(con, record_places.ORDER_QUEUE, "VALUES ('crm_sales_orders', NULL, NULL)"),
                 *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue,
                                                 "VALUES ('support_tickets', NULL, NULL)"))
 

@@ -35,12 +35,6 @@ def queue_every_order_sql() -> list[str]:
             f"INSERT INTO {ORDER_KEYS_QUEUE} VALUES (NULL)"]
 
 
-def queue_places_sql(con: duckdb.DuckDBPyConnection, places_sql: str) -> list[str]:
-    """The statement that queues the places (entity, source_file, source_row) `places_sql` selects;
-    none on a build without the queue, which derives every order anyway."""
-    return [f"INSERT INTO {ORDER_QUEUE} {places_sql}"] if column_names(con, *ORDER_QUEUE.split(".")) else []
-
-
 def orders_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """What every order's row depends on besides its own inputs."""
     [(campaigns,)] = con.execute("SELECT coalesce(sum(hash(c)), 0)::VARCHAR FROM core.campaigns c").fetchall()

@@ -17,8 +17,8 @@ step derives again with the shipments the fallback matches, and empties. core.fu
 core.tickets each keep a queue of their entity's places (PlacesScope), which staging, the order
 map (the places whose row it wrote again) and, for tickets, customer identity (the records whose
 customer changed) fill; quality.unmatched_order_refs is written again at the places whose row of
-the order map changed (UNMATCHED_QUEUE). A build without a queue, or a queue that names a whole entity, derives
-all again.
+the order map changed (UNMATCHED_QUEUE). A build without a queue, or a queue that names a whole
+entity, derives all again.
 """
 
 from dataclasses import dataclass
@@ -169,12 +169,19 @@ def staged_views(con: duckdb.DuckDBPyConnection, places: str | None) -> None:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {at_places(table)}")
 
 
+def queue_holds_places(con: duckdb.DuckDBPyConnection, table: str, queue: str, state: str, fingerprint: str) -> bool:
+    """Whether `queue` says where `table` may have changed: the table, its queue and its state
+    are there, the state holds `fingerprint` (what the table was derived with), and the queue
+    names no whole entity."""
+    return (_exists(con, table) and _exists(con, queue) and fingerprint_kept(con, state, fingerprint)
+            and not _has_whole_entity(con, queue))
+
+
 def reference_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     """cw_reference_places: the places whose order references may have changed. False (derive
     them all) without the references or their queue, when the queue names a whole entity, or
     when the patterns' `fingerprint` differs from the one the references were derived with."""
-    if not (_exists(con, "core.order_references") and _exists(con, REFERENCE_QUEUE)
-            and fingerprint_kept(con, REFERENCES_STATE, fingerprint)) or _has_whole_entity(con, REFERENCE_QUEUE):
+    if not queue_holds_places(con, "core.order_references", REFERENCE_QUEUE, REFERENCES_STATE, fingerprint):
         return False
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_reference_places AS SELECT DISTINCT * FROM {REFERENCE_QUEUE}")
     return True
@@ -232,8 +239,7 @@ def order_map_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     places, and every shipment naming no order, which the fallback matches anew each night (they
     compete for orders). False (derive every row) without the map, its queue or its state, when
     the queue names every record, or when the map's `fingerprint` differs from the one kept."""
-    if not (_exists(con, "core.order_identity_map") and _exists(con, ORDER_MAP_QUEUE)
-            and fingerprint_kept(con, ORDER_MAP_STATE, fingerprint)) or _has_whole_entity(con, ORDER_MAP_QUEUE):
+    if not queue_holds_places(con, "core.order_identity_map", ORDER_MAP_QUEUE, ORDER_MAP_STATE, fingerprint):
         return False
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE cw_order_map_places AS
@@ -261,8 +267,7 @@ def places_scope(con: duckdb.DuckDBPyConnection, scope: PlacesScope, fingerprint
     """The places whose rows of `scope.table` may have changed (scope.places), and with keys_sql
     their keys (cw_<name>_keys). False (derive every row) without the table, its queue or its
     state, when the queue names every record, or when the SQL's `fingerprint` differs."""
-    if not (_exists(con, scope.table) and _exists(con, scope.queue) and fingerprint_kept(con, scope.state, fingerprint)) \
-            or _has_whole_entity(con, scope.queue):
+    if not queue_holds_places(con, scope.table, scope.queue, scope.state, fingerprint):
         return False
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {scope.places} AS
@@ -282,8 +287,7 @@ def unmatched_refs_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, rebuild
     of the order map changed (UNMATCHED_QUEUE), or whole without the table, its queue or its
     state, or when the queue names every record; those places queued for publishing."""
     state, table = "quality.unmatched_order_refs_state", unpublished.UNMATCHED_ORDER_REFS
-    whole = (rebuild or not (_exists(con, table.table) and _exists(con, UNMATCHED_QUEUE)
-                             and fingerprint_kept(con, state, fingerprint)) or _has_whole_entity(con, UNMATCHED_QUEUE))
+    whole = rebuild or not queue_holds_places(con, table.table, UNMATCHED_QUEUE, state, fingerprint)
     at_places = f"(entity, source_file, source_row) IN (SELECT entity, source_file, source_row FROM {UNMATCHED_QUEUE})"
     writes = ([f"CREATE OR REPLACE TABLE {table.table} AS SELECT * FROM cw_unmatched_order_refs",
                unpublished.queue_every_row(table)] if whole else
