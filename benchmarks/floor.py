@@ -15,7 +15,8 @@ import python_calamine
 
 from pipelines.resources import prepare_connection
 from pipelines.settings import load_settings
-from pipelines.sql_assets import read_sql
+from pipelines import order_to_delivery
+from pipelines.sql_assets import read_sql, run_sql
 
 SHIPMENT_COLUMNS = {
     "Order #": "order_ref", "Qty Ordered": "qty_ordered", "Qty Shipped": "qty_shipped", "Ship Date": "shipped_at",
@@ -47,8 +48,9 @@ def main(landing: Path) -> None:
         shipments = read_shipments(landing)
         con.execute("CREATE TABLE shipments AS SELECT * FROM shipments")
         con.execute((Path(__file__).parent / "floor.sql").read_text())
-        for mart in ("order_to_delivery_monthly", "onboarding_cohorts_monthly"):
-            con.execute(read_sql(f"marts/{mart}.sql"))
+        order_to_delivery.set_cycle_end(con)
+        run_sql(con, *order_to_delivery.views_sql(), *order_to_delivery.whole_sql(),
+                read_sql("marts/onboarding_cohorts_monthly.sql"))
         orders = con.execute("SELECT orders FROM marts.order_to_delivery_monthly "
                              "WHERE period = 'all' AND dimension = 'all'").fetchone()[0]
         con.close()

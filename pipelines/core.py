@@ -4,7 +4,7 @@
 import dagster as dg
 
 from connectors.files import content_fingerprint
-from pipelines import order_scope, record_places, unpublished
+from pipelines import order_scope, order_to_delivery, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
@@ -176,7 +176,8 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
         bind_scope(con, "orders_scoped", "cw_order_scope", "order_key VARCHAR", scoped)
         run_sql_files(con, "core/orders.sql")
         update = write_changed_rows(con, unpublished.ORDERS, "cw_orders", warehouse.full_rebuild,
-                                    within="cw_order_scope" if scoped else None)
+                                    within="cw_order_scope" if scoped else None,
+                                    passed_to=(order_to_delivery.ORDERS_QUEUE,))
         derived = con.execute("SELECT count(*) FROM cw_order_scope").fetchall()[0][0] if scoped else None
         run_sql(con, *order_scope.orders_derived_sql(fingerprint))
         return dg.MaterializeResult(metadata={

@@ -213,31 +213,52 @@ def test_a_snapshot_sent_again_on_several_nights_is_carried_by_its_newest_export
     assert left.to_dict("records") == [{"rows_left": 0, "carries_left": 0}]
 
 
-def test_the_delivery_mart_is_kept_while_its_inputs_are_and_computed_again_when_a_score_changes(tmp_path):
+def test_the_delivery_mart_is_kept_while_its_inputs_are_and_computed_again_where_a_score_or_region_changes(tmp_path):
     """marts.order_to_delivery_monthly (medians over every order) is kept on a night that changed
-    none of its inputs; a changed CSAT score on a fulfilment ticket computes it again, as a full
-    build of the same files does."""
+    no order's facts; a changed CSAT score on a fulfilment ticket and a customer's changed region
+    derive again only their orders' facts and group again only those orders' months and 'all',
+    as a full build of the same files computes them."""
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     first = nightly_run_in(tmp_path, landing)
-    assert step_metadata(first, "marts", "update")["order_to_delivery_monthly"] == "computed"
+    assert step_metadata(first, "marts", "update")["order_to_delivery_monthly"] == "computed whole"
     before = marts(first)
     second = nightly_run_in(tmp_path, landing)
-    assert step_metadata(second, "marts", "update")["order_to_delivery_monthly"] == "kept: its inputs are unchanged"
+    assert step_metadata(second, "marts", "update")["order_to_delivery_monthly"].startswith("kept: ")
     assert marts(second).equals(before)
 
-    [ticket_id, *_] = first.query("""
-        SELECT t.ticket_id FROM core.tickets t JOIN core.orders o USING (order_key)
+    [(ticket_id, ticket_month)] = first.query("""
+        SELECT t.ticket_id, strftime(timezone('Europe/London', o.ordered_at), '%Y-%m') FROM core.tickets t
+        JOIN core.orders o USING (order_key)
         WHERE t.is_fulfilment_related AND t.csat_score IS NOT NULL AND o.status <> 'cancelled'
-        ORDER BY t.ticket_id""", published=False)["ticket_id"]
+        ORDER BY t.ticket_id LIMIT 1""", published=False).itertuples(index=False)
     [tickets] = landing.rglob("zendesk_tickets.csv")
     rows = csv_all_rows(tickets, fmt := csv_format(tickets))
     column = {name: i for i, name in enumerate(rows[0])}
     [row] = [r for r in rows[1:] if r[column["Id"]] == str(ticket_id)]
     row[column["Satisfaction Score"]] = "1" if int(row[column["Satisfaction Score"]]) >= 4 else "5"
     write_rows(tickets, rows, fmt.delimiter)
+    # a customer with one counted order, known by one CRM contact, moves region
+    [(crm_id, region_month)] = first.query("""
+        SELECT any_value(m.source_record_id) FILTER (WHERE m.entity = 'crm_contacts'), any_value(strftime(timezone('Europe/London', o.ordered_at), '%Y-%m'))
+        FROM core.customer_identity_map m JOIN core.orders o USING (customer_key)
+        WHERE o.status <> 'cancelled' AND o.ordered_at IS NOT NULL
+        GROUP BY m.customer_key
+        HAVING count(DISTINCT o.order_key) = 1 AND count(DISTINCT m.record_id) FILTER (WHERE m.entity = 'crm_contacts') = 1
+           AND bool_and(m.entity = 'crm_contacts' OR m.entity = 'crm_sales_orders')
+        ORDER BY 1 LIMIT 1""", published=False).itertuples(index=False)
+    [contacts] = landing.rglob("hubspot_contacts.csv")
+    rows = csv_all_rows(contacts, fmt := csv_format(contacts))
+    column = {name: i for i, name in enumerate(rows[0])}
+    [row] = [r for r in rows[1:] if r[column["Record ID"]] == str(crm_id)]
+    row[column["State/Region"]] = "Somewhere New"
+    write_rows(contacts, rows, fmt.delimiter)
+
     third = nightly_run_in(tmp_path, landing)
-    assert step_metadata(third, "marts", "update")["order_to_delivery_monthly"] == "computed"
+    update = step_metadata(third, "marts", "update")["order_to_delivery_monthly"]
+    months = ", ".join(sorted({ticket_month, region_month}))
+    assert update == f"computed: 2 orders' facts changed, months {months} and 'all' grouped again"
+    assert "Somewhere New" in set(marts(third)["dimension_value"])
     (tmp_path / "full").mkdir()
     full = nightly_run_in(tmp_path / "full", landing)
     assert marts(third).equals(marts(full)) and not marts(third).equals(before)

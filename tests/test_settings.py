@@ -6,9 +6,10 @@ import duckdb
 import pytest
 import yaml
 
+from pipelines import order_to_delivery
 from pipelines.resources import prepare_connection
 from pipelines.settings import SettingsError, load_settings
-from pipelines.sql_assets import run_sql_files
+from pipelines.sql_assets import run_sql, run_sql_files
 
 
 def _load(tmp_path, text: str):
@@ -92,7 +93,9 @@ def test_event_near_midnight_utc_lands_in_the_company_month(sample_run, tmp_path
         con.execute("""INSERT INTO core.customers
             SELECT * REPLACE ('late-night-customer' AS customer_key, TIMESTAMPTZ '2025-06-30 23:30:00+00' AS start_at)
             FROM core.customers WHERE start_at IS NOT NULL LIMIT 1""")
-        run_sql_files(con, "marts/order_to_delivery_monthly.sql", "marts/onboarding_cohorts_monthly.sql")
+        order_to_delivery.set_cycle_end(con)
+        run_sql(con, *order_to_delivery.views_sql(), *order_to_delivery.whole_sql())
+        run_sql_files(con, "marts/onboarding_cohorts_monthly.sql")
         orders_after, customers_after = dict(con.execute(month).fetchall()), dict(con.execute(cohort).fetchall())
     finally:
         con.close()

@@ -1,71 +1,10 @@
 -- Order-to-delivery metrics by the order's month (company time zone) and overall ('all'),
--- for the whole business and by channel, campaign and region. Definitions: marts.metric_catalog.
+-- for the whole business and by channel, campaign and region, from the groups' sums and
+-- quantiles (marts.order_to_delivery_groups, order_to_delivery_groups.sql). Definitions:
+-- marts.metric_catalog. The reductions read the previous month and the go-live baseline, so every
+-- row is derived again from the groups.
 CREATE OR REPLACE TABLE marts.order_to_delivery_monthly AS
-WITH cycle_end AS (
-    -- Measure to delivery where any source knows it; otherwise to shipment, and say so.
-    SELECT CASE WHEN count(delivered_at) > 0 THEN 'delivered' ELSE 'shipped' END AS event
-    FROM core.orders
-),
-ticket_facts AS (
-    SELECT order_key,
-           count(csat_score) AS cfsat_responses,
-           count(*) FILTER (WHERE csat_score >= getvariable('satisfied_min_score')) AS cfsat_satisfied,
-           sum(csat_score) AS cfsat_score_sum
-    FROM core.tickets
-    WHERE is_fulfilment_related AND order_key IS NOT NULL AND csat_score IS NOT NULL
-    GROUP BY order_key
-),
-facts AS (
-    SELECT o.*,
-           c.region,
-           strftime(timezone(getvariable('company_tz'), o.ordered_at), '%Y-%m') AS period,
-           timezone(getvariable('company_tz'), o.ordered_at) < CAST(getvariable('go_live_date') AS DATE) AS before_go_live,
-           -- whole microseconds, so the mean's sum is exact and the same in any row order
-           epoch_us(CASE WHEN e.event = 'delivered' THEN o.delivered_at ELSE o.shipped_at END) - epoch_us(o.ordered_at)
-               AS cycle_us,
-           cycle_us / 86400e6 AS cycle_days,
-           CAST(timezone(getvariable('company_tz'), o.delivered_at) AS DATE) AS delivered_local_date,
-           coalesce(t.cfsat_responses, 0) AS cfsat_responses,
-           coalesce(t.cfsat_satisfied, 0) AS cfsat_satisfied,
-           coalesce(t.cfsat_score_sum, 0) AS cfsat_score_sum
-    FROM core.orders o
-    CROSS JOIN cycle_end e
-    LEFT JOIN core.customers c USING (customer_key)
-    LEFT JOIN ticket_facts t USING (order_key)
-    WHERE o.status <> 'cancelled' AND o.ordered_at IS NOT NULL
-),
-by_dimension AS (
-    -- each order counts once per dimension, by grouping sets over these values (an order row per
-    -- dimension made 4M rows to hold at 1M orders: 0.96-1.08 s against 0.88-0.90 s)
-    SELECT f.*, coalesce(f.channel, '(none)') AS channel_value, coalesce(f.campaign, '(none)') AS campaign_value,
-           coalesce(f.region, '(unknown)') AS region_value
-    FROM facts f
-),
-grouped AS (
-    SELECT coalesce(period, 'all') AS period,
-           CASE WHEN grouping(channel_value) = 0 THEN 'channel' WHEN grouping(campaign_value) = 0 THEN 'campaign'
-                WHEN grouping(region_value) = 0 THEN 'region' ELSE 'all' END AS dimension,
-           coalesce(channel_value, campaign_value, region_value, 'all') AS dimension_value,
-           count(*) AS orders,
-           count(*) FILTER (WHERE is_fulfilled) AS orders_fulfilled,
-           count(cycle_days) AS orders_delivered,
-           -- median and p90 in one aggregate: each quantile keeps its own copy of the values
-           quantile_cont(cycle_days, [0.5, 0.9]) AS cycle_time_quantiles,
-           sum(cycle_us) / count(cycle_us) / 86400e6 AS cycle_time_mean_days,
-           quantile_cont(cycle_days, 0.5) FILTER (WHERE NOT before_go_live) AS median_since_go_live,
-           quantile_cont(cycle_days, 0.5) FILTER (WHERE before_go_live) AS median_before_go_live,
-           count(*) FILTER (WHERE is_fulfilled AND NOT has_fulfilment_error) AS accurate_orders,
-           sum(cfsat_responses) AS cfsat_responses,
-           sum(cfsat_satisfied) AS cfsat_satisfied,
-           sum(cfsat_score_sum) AS cfsat_score_sum,
-           coalesce(sum(fulfilment_cost) FILTER (WHERE is_fulfilled), 0) AS fulfilment_cost_total,
-           count(*) FILTER (WHERE delivered_at IS NOT NULL AND promised_date IS NOT NULL) AS promise_orders,
-           count(*) FILTER (WHERE delivered_at IS NOT NULL AND delivered_local_date <= promised_date) AS promise_kept,
-           sum(support_tickets) AS support_tickets
-    FROM by_dimension
-    GROUP BY GROUPING SETS ((period), (period, channel_value), (period, campaign_value), (period, region_value),
-                            (), (channel_value), (campaign_value), (region_value))
-),
+WITH grouped AS (SELECT * FROM marts.order_to_delivery_groups),
 baseline AS (
     SELECT dimension, dimension_value, median_before_go_live AS baseline_median FROM grouped WHERE period = 'all'
 )
@@ -73,7 +12,7 @@ SELECT g.period,
        CASE WHEN g.period <> 'all' THEN CAST(try_strptime(g.period, '%Y-%m') AS DATE) END AS period_start,
        g.dimension, g.dimension_value,
        g.orders, g.orders_fulfilled, g.orders_delivered,
-       (SELECT event FROM cycle_end) AS cycle_end_event,
+       getvariable('otd_cycle_end') AS cycle_end_event,
        g.cycle_time_quantiles[1] AS cycle_time_median_days, g.cycle_time_quantiles[2] AS cycle_time_p90_days,
        g.cycle_time_mean_days,
        (p.cycle_time_quantiles[1] - g.cycle_time_quantiles[1]) / nullif(p.cycle_time_quantiles[1], 0) * 100
