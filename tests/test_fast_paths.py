@@ -274,3 +274,26 @@ def test_the_mapped_file_hash_is_the_sha256_of_the_bytes(tmp_path, content):
     path = tmp_path / "export.csv"
     path.write_bytes(content)
     assert files_module.file_sha256(path) == hashlib.sha256(content).hexdigest()
+
+
+def test_a_file_is_hashed_again_only_when_its_size_or_modification_time_moved(tmp_path, monkeypatch):
+    import hashlib
+
+    import pipelines.raw as raw_module
+
+    hashed = []
+    monkeypatch.setattr(raw_module, "file_sha256", lambda path: hashed.append(path.name) or files_module.file_sha256(path))
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n")
+    first = _manifest_rows(tmp_path, PROFILES, "load")
+    known = {(r["relative_path"], r["size_bytes"], r["mtime_ns"]): r["file_hash"] for r in first}
+    assert sorted(hashed) == ["a.csv", "b.csv"]
+    hashed.clear()
+    # b.csv rewritten with as many bytes: its time moved, so it is read again
+    path = tmp_path / "b.csv"
+    path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    second = {r["relative_path"]: r["file_hash"] for r in _manifest_rows(tmp_path, PROFILES, "load", hashes=known)}
+    assert hashed == ["b.csv"]
+    assert second == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.csv", "b.csv")}
+    assert second["b.csv"] != known[("b.csv", path.stat().st_size, next(k[2] for k in known if k[0] == "b.csv"))]
