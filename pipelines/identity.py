@@ -232,13 +232,21 @@ def write_order_references(con: duckdb.DuckDBPyConnection, settings: IdentitySet
                      "(SELECT entity, source_file, source_row FROM cw_reference_places)")
         # the order numbers named there before and after: the order map derives their places again
         touched = f"SELECT order_number FROM core.order_references WHERE {at_places} AND order_number IS NOT NULL"
+        known_touched = ("SELECT order_number FROM core.order_numbers "
+                         "WHERE order_number IN (SELECT order_number FROM cw_numbers_touched)")
         writes = [f"CREATE OR REPLACE TEMP TABLE cw_numbers_touched AS {touched}",
                   f"DELETE FROM core.order_references WHERE {at_places}", f"INSERT INTO core.order_references {derived}",
                   f"INSERT INTO cw_numbers_touched {touched}",
                   # only a touched number can have come or gone (0.23-0.31 s to derive them all at 1M orders)
+                  f"CREATE OR REPLACE TEMP TABLE cw_numbers_before AS {known_touched}",
                   "DELETE FROM core.order_numbers WHERE order_number IN (SELECT order_number FROM cw_numbers_touched)",
                   f"INSERT INTO core.order_numbers {ORDER_NUMBERS_SQL} "
-                  "AND order_number IN (SELECT order_number FROM cw_numbers_touched)"]
+                  "AND order_number IN (SELECT order_number FROM cw_numbers_touched)",
+                  # the numbers that became known or unknown: the records naming them are derived again
+                  f"""CREATE OR REPLACE TEMP TABLE cw_numbers_moved AS
+                      ({known_touched} EXCEPT SELECT order_number FROM cw_numbers_before)
+                      UNION ALL
+                      (SELECT order_number FROM cw_numbers_before EXCEPT {known_touched})"""]
     else:
         writes = [f"CREATE OR REPLACE TABLE core.order_references AS {derived}",
                   f"CREATE OR REPLACE TABLE core.order_numbers AS {ORDER_NUMBERS_SQL}"]

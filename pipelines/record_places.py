@@ -81,7 +81,8 @@ QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, OR
 ORDER_MAP_QUEUE = "core.order_map_places_changed"
 # what the order map was derived with (its SQL and the fallback settings)
 ORDER_MAP_STATE = "core.order_map_state"
-# the order numbers known when the person records were last derived
+# the order numbers known when the person records were last derived (builds before
+# the references step queued the records naming a number that came or went)
 ORDER_NUMBERS_THEN = "core.customer_records_order_numbers"
 # the order reference patterns core.order_references was derived with
 REFERENCES_STATE = "core.order_references_state"
@@ -188,13 +189,16 @@ def reference_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
 
 
 def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, scoped: bool) -> list[str]:
-    """After the references were derived (at cw_reference_places when scoped): those places
-    queued for customer identity; for the order map, those places and the places naming an order
-    number they held before or hold now (cw_numbers_touched), whose order may have become known
-    or unknown; the reference queue emptied and the patterns kept."""
+    """After the references were derived (at cw_reference_places when scoped): for customer
+    identity, those places and the places naming an order number that became known or unknown
+    (cw_numbers_moved), whose record's order number changes; for the order map, those places and
+    the places naming an order number they held before or hold now (cw_numbers_touched), whose
+    order may have become known or unknown; the reference queue emptied and the patterns kept."""
     passed_on = []
     if _exists(con, PERSON_QUEUE):
-        passed_on = ([f"INSERT INTO {PERSON_QUEUE} SELECT * FROM cw_reference_places"] if scoped else
+        passed_on = ([f"INSERT INTO {PERSON_QUEUE} SELECT * FROM cw_reference_places UNION "
+                      "SELECT entity, source_file, source_row FROM core.order_references "
+                      "WHERE order_number IN (SELECT order_number FROM cw_numbers_moved)"] if scoped else
                      [f"INSERT INTO {PERSON_QUEUE} VALUES " + ", ".join(f"({literal(e)}, NULL, NULL)"
                                                                         for e in REFERENCE_ENTITIES)])
     if _exists(con, ORDER_MAP_QUEUE):
@@ -208,30 +212,20 @@ def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, sco
 
 
 def person_scope(con: duckdb.DuckDBPyConnection) -> bool:
-    """cw_record_places: the queued places and those whose order number became known or unknown
-    since the person records were derived. False (no scope) when the queue or the order numbers
-    of then are missing, or a whole entity is queued."""
-    if not _exists(con, PERSON_QUEUE) or not _exists(con, ORDER_NUMBERS_THEN) or _has_whole_entity(con, PERSON_QUEUE):
+    """cw_record_places: the queued places (staging's, and the references step's, with those
+    naming an order number that became known or unknown). False (no scope) when the queue is
+    missing or a whole entity is queued."""
+    if not _exists(con, PERSON_QUEUE) or _has_whole_entity(con, PERSON_QUEUE):
         return False
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE cw_record_places AS
-        WITH moved AS (
-            (SELECT order_number FROM core.order_numbers EXCEPT SELECT order_number FROM {ORDER_NUMBERS_THEN})
-            UNION ALL
-            (SELECT order_number FROM {ORDER_NUMBERS_THEN} EXCEPT SELECT order_number FROM core.order_numbers)
-        )
-        SELECT entity, source_file, source_row FROM {PERSON_QUEUE}
-        UNION
-        SELECT entity, source_file, source_row FROM core.order_references
-        WHERE order_number IN (SELECT order_number FROM moved)""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cw_record_places AS "
+                f"SELECT DISTINCT entity, source_file, source_row FROM {PERSON_QUEUE}")
     return True
 
 
 def persons_derived_sql() -> list[str]:
     """The statements that mark the person records derived for every queued place: the queue
-    emptied (created on a build that had none) and the order numbers of now kept."""
-    return [f"CREATE OR REPLACE TABLE {PERSON_QUEUE} ({QUEUE_COLUMNS})",
-            f"CREATE OR REPLACE TABLE {ORDER_NUMBERS_THEN} AS SELECT DISTINCT order_number FROM core.order_numbers"]
+    emptied (created on a build that had none)."""
+    return [f"CREATE OR REPLACE TABLE {PERSON_QUEUE} ({QUEUE_COLUMNS})", f"DROP TABLE IF EXISTS {ORDER_NUMBERS_THEN}"]
 
 
 def order_map_scope(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
