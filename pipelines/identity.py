@@ -430,10 +430,11 @@ def cluster_records(con: duckdb.DuckDBPyConnection, max_cluster_size: int, chang
     if not changed_only:
         return {"clusters": int(clusters["cluster_id"].nunique()), "oversized_clusters": int(len(oversized)),
                 "dropped_links": int((~kept).sum()), "records_clustered": "all"}
+    # a cluster is named by its smallest record, and a record is oversized where its component is
     [(count, oversized_count, dropped_count)] = con.execute(
-        "SELECT (SELECT count(DISTINCT cluster_id) FROM core.customer_clusters), "
-        "(SELECT count(*) FROM (SELECT component_id FROM core.customer_clusters GROUP BY ALL HAVING count(*) > ?)), "
-        "(SELECT count(*) FROM core.customer_edges WHERE dropped_reason IS NOT NULL)", [max_cluster_size]).fetchall()
+        "SELECT (SELECT count(*) FROM core.customer_clusters WHERE record_id = cluster_id), "
+        "(SELECT count(DISTINCT component_id) FROM core.customer_clusters WHERE oversized), "
+        "(SELECT count(*) FROM core.customer_edges WHERE dropped_reason IS NOT NULL)").fetchall()
     return {"clusters": count, "oversized_clusters": oversized_count, "dropped_links": dropped_count,
             "records_clustered": f"{len(ids)} records"}
 
@@ -472,10 +473,12 @@ def _link_all_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     return score_pairs(con, settings.model, settings.review_threshold, fingerprint)
 
 
-def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, state) -> dict:
+def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, state,
+                          records_moved: bool = True) -> dict:
     """A night linked with the same settings as the night before: the records that went leave,
     the arrived ones are added, and only the pairs of the nodes that changed are scored again.
-    The links come out as deriving them all again would give them."""
+    The links come out as deriving them all again would give them. Without a record that came or
+    went (records_moved), the nodes are those the kept prior was estimated on."""
     run_sql_files(con, "core/customer_records_gone.sql")
     con.execute("CREATE OR REPLACE TEMP VIEW cw_person_records AS SELECT * FROM cw_records_arrived")
     run_sql_files(con, "core/customer_linkage_records.sql", "core/customer_keyed_records.sql",
@@ -483,7 +486,7 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
     key_groups(con, changed_only=True)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
-    prior = estimate_prior(con, "core.customer_linkage_input")
+    prior = estimate_prior(con, "core.customer_linkage_input") if records_moved else state.prior
     if not prior_within_margin(state, prior, settings.review_threshold):
         return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint, prior)
     return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)
@@ -517,9 +520,9 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
     derived = (f"{con.execute('SELECT count(*) FROM cw_record_places').fetchall()[0][0]} places"
                if scoped else "all")
     if same_settings and gone + arrived <= MOST_CHANGED * earlier:
-        scoring = _link_changed_records(con, settings, state)
+        scoring = _link_changed_records(con, settings, state, records_moved=bool(gone or arrived))
         return {**scoring, "linkage": f"{arrived} records added, {gone} removed", "changed_only": True,
-                "derived": derived}
+                "records_moved": bool(gone or arrived), "derived": derived}
     if scoped:  # records outside the places are as they were, and the settings too
         run_sql(con, "DELETE FROM core.customer_records WHERE record_id IN (SELECT record_id FROM cw_records_gone)",
                 "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
@@ -600,14 +603,19 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     `references` are the order reference patterns core.order_references was read with."""
     prepare_customer_matching(con, settings)
     scoring = _link_records(con, settings, derive_whole, references)
+    decisions_before = _overrides_hash(con)
     unknown_overrides = load_overrides(con, settings.overrides_dir)
     changed_only = scoring.get("changed_only", False)
+    # no record came or went and the analysts' decisions are as they were: the scores, links and
+    # clusters the evidence reads are too
+    quiet = changed_only and not scoring.get("records_moved", True) and decisions_before == _overrides_hash(con)
     run_sql_files(con, "core/customer_model_edges.sql",
                   "core/customer_edges_changed.sql" if changed_only else "core/customer_edges.sql")
     clustering = cluster_records(con, settings.max_cluster_size, changed_only)
     issue_customer_keys(con, changed_only)
     write_identity_map(con, changed_only)
-    run_sql(con, evidence_sql(comparison_fields(settings.model)))
+    if not quiet:
+        run_sql(con, evidence_sql(comparison_fields(settings.model)))
     con.execute(f"COPY quality.identity_review TO {literal(str(review_csv))} (HEADER, DELIMITER ',')")
     review = con.execute("SELECT count(*) FROM quality.identity_review").fetchall()[0][0]
     write_state(con, scoring["state"])
@@ -615,6 +623,13 @@ def resolve_customers(con: duckdb.DuckDBPyConnection, settings: CustomerSettings
     return {**clustering, "model_prior": scoring["prior"] or 0.0, "scored_pairs": scoring["pairs"],
             "review_pairs": int(review), "overrides_naming_no_record": unknown_overrides,
             "linkage": scoring["linkage"], "person_records_derived": scoring["derived"]}
+
+
+def _overrides_hash(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not column_names(con, "core", "customer_overrides"):
+        return None
+    return con.execute("SELECT count(*) || ':' || coalesce(sum(hash(o)), 0) FROM core.customer_overrides o"
+                       ).fetchall()[0][0]
 
 
 def reconcile_orders(con: duckdb.DuckDBPyConnection, fallback, rebuild: bool = False) -> tuple[str, str]:

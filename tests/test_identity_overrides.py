@@ -112,7 +112,10 @@ def test_decisions_fed_back_on_a_night_cluster_as_deriving_every_link_again(samp
     assert 0 < clustered < builds["night"].execute("SELECT count(*) FROM core.customer_records").fetchall()[0][0]
     assert counts["again"]["records_clustered"] == "all"
     for table, order in (("core.customer_edges", "record_a, record_b, rule"), ("core.customer_clusters", "record_id"),
-                         ("core.customer_cluster_keys", "cluster_id"), ("core.customer_identity_map", "record_id")):
+                         ("core.customer_cluster_keys", "cluster_id"), ("core.customer_identity_map", "record_id"),
+                         # the evidence and the review queue say what the decisions did
+                         ("core.customer_link_evidence", "record_a, record_b"),
+                         ("quality.identity_review", "source_file_a, source_row_a, source_file_b, source_row_b")):
         night, again = (builds[name].sql(f"SELECT * FROM {table} ORDER BY {order}").df() for name in builds)
         for frame in (night, again):
             if "match_probability" in frame:
