@@ -21,7 +21,7 @@ from pipelines.staging_sql import ident
 
 MEMORY = "quality.check_memory"
 # the code that computes a result
-_CODE = [Path(__file__), *(Path(__file__).with_name(name) for name in ("checks.py", "gx_bridge.py"))]
+CODE = [Path(__file__), *(Path(__file__).with_name(name) for name in ("checks.py", "check_rows.py", "gx_bridge.py"))]
 
 
 def table_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> str:
@@ -34,7 +34,7 @@ def table_hash(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -
 
 def fingerprint(table_hash: str, definition: str) -> str:
     """What a check with this `definition` depends on, its table's checked columns hashed as `table_hash`."""
-    return content_fingerprint(_CODE, definition, table_hash)
+    return content_fingerprint(CODE, definition, table_hash)
 
 
 def recall(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, read: str) -> tuple[bool, dict, str] | None:

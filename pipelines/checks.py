@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 import yaml
 
+from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError
-from pipelines import check_memory
+from pipelines import check_memory, check_rows, staging, staging_sql
 from pipelines.data_docs import write_data_docs
 from pipelines.gx_bridge import outcome_metadata, validate_table
 from pipelines.marts import CUSTOMER_360, ORDER_TO_DELIVERY
@@ -68,9 +70,11 @@ def build_expectation(spec: dict):
 
 
 # One check: its spec, and what computes its result on a connection to the build.
-# The last argument: the hash of the table's checked columns (check_memory.table_hash), for a
-# check that remembers its result.
-CheckRun = Callable[[dg.AssetCheckExecutionContext, object, WarehouseResource, str | None], dg.AssetCheckResult]
+# The last arguments: the hash of the table's checked columns (check_memory.table_hash), for a
+# check that remembers its result; the keys written since the table's checks last ran
+# (check_rows.changed_scope; None: every row), for a check that reads only those rows.
+CheckRun = Callable[[dg.AssetCheckExecutionContext, object, WarehouseResource, str | None, str | None],
+                    dg.AssetCheckResult]
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,28 @@ class Check:
     spec: dg.AssetCheckSpec
     run: CheckRun
     # the columns of its table a check that remembers its result reads (() when every column);
-    # None for a check that reads other tables too and runs every night
+    # None for a check that reads other tables too and runs every night, or reads by rows
     reads: tuple[str, ...] | None = None
+
+
+def _row_wise(specs: list[dict]) -> bool:
+    """Whether each expectation judges a row by its own values (no `mostly` over the table)."""
+    return all(s["type"] in ROW_WISE and s.get("mostly", 1) == 1 for s in specs)
+
+
+ROW_WISE = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+            "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set",
+            "expect_column_values_to_be_between", "expect_column_values_to_match_regex",
+            "expect_column_values_to_not_match_regex", "expect_column_pair_values_a_to_be_greater_than_b",
+            "expect_column_pair_values_to_be_equal", "expect_column_value_lengths_to_be_between"}
+
+
+def _definition(*parts) -> str:
+    """A check read by rows: its definition and the code that checks or stages the rows."""
+    return content_fingerprint([*check_memory.CODE, *STAGING_CODE], *parts)
+
+
+STAGING_CODE = [Path(staging.__file__), Path(staging_sql.__file__)]
 
 
 def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
@@ -94,19 +118,28 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
     if any(not any(k in s for k in ("column", "column_A", "column_B")) for s in specs):
         columns = ()  # an expectation of the whole table: every column is read
     key = asset.to_user_string()
+    rows = check_rows.checked_rows(table) if _row_wise(specs) else None
 
-    def run(context, con, warehouse, table_hash) -> dg.AssetCheckResult:
+    def run(context, con, warehouse, table_hash, scope) -> dg.AssetCheckResult:
         run_id, docs = context.run.run_id, warehouse.settings().warehouse_dir
-        read = check_memory.fingerprint(table_hash, repr(specs))
-        earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
-        page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
-        if earlier and page:
-            passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
-        else:
-            outcome = validate_table(con, table, suite, [build_expectation(s) for s in specs])
-            passed, metadata = outcome.success, outcome_metadata(outcome)
+        expectations = [build_expectation(s) for s in specs]
+        if rows is not None:
+            outcome, how = check_rows.validate_suite(
+                con, rows, key, name, _definition(repr(specs)), None if warehouse.full_rebuild else scope,
+                lambda where: validate_table(con, table, suite, expectations, where=where, key_columns=list(rows.key)))
+            passed, metadata = outcome.success, {**outcome_metadata(outcome), "rows_read": how}
             page = write_data_docs(docs, run_id, outcome)
-            check_memory.remember(con, key, name, read, passed, metadata, run_id)
+        else:
+            read = check_memory.fingerprint(table_hash, repr(specs))
+            earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
+            page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
+            if earlier and page:
+                passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+            else:
+                outcome = validate_table(con, table, suite, expectations)
+                passed, metadata = outcome.success, outcome_metadata(outcome)
+                page = write_data_docs(docs, run_id, outcome)
+                check_memory.remember(con, key, name, read, passed, metadata, run_id)
         record_result(con, run_id, name, asset, blocking, passed, "great_expectations", metadata)
         return dg.AssetCheckResult(
             asset_key=asset, check_name=name, passed=passed, severity=_severity(blocking),
@@ -115,34 +148,43 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
 
     return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking,
                                    description=f"Great Expectations suite ({severity}) on {table}: {listed}"), run,
-                 reads=columns)
+                 reads=None if rows is not None else columns)
 
 
 def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, blocking: bool = True,
-              reads: tuple[str, ...] | None = None) -> Check:
+              reads: tuple[str, ...] | None = None, scoped_query: Callable[[str], str] | None = None) -> Check:
     """A check that passes when `query` returns no rows; the rows it returns are the failures.
     With `reads`, the only columns of the asset's table the query reads: a night that left them as
-    they were reports the result again (pipelines/check_memory.py)."""
+    they were reports the result again (pipelines/check_memory.py). With `scoped_query`, the query
+    that finds the failures among the rows written since the check last passed (given their
+    keys, check_rows.changed_scope), asked instead while it passed."""
     key = asset.to_user_string()
 
-    def run(context, con, warehouse, table_hash) -> dg.AssetCheckResult:
+    def run(context, con, warehouse, table_hash, scope) -> dg.AssetCheckResult:
         read = check_memory.fingerprint(table_hash, query) if reads is not None else None
         earlier = check_memory.recall(con, key, name, read) if read and not warehouse.full_rebuild else None
         if earlier:
             passed, details = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
         else:
-            failures = con.execute(query).df()
+            definition = _definition(query) if scoped_query else None
+            scoped = (scoped_query is not None and not warehouse.full_rebuild
+                      and check_rows.unique_scoped(con, key, name, definition, scope))
+            failures = con.execute(scoped_query(scope) if scoped else query).df()
             passed = failures.empty
             details = {"failures": int(len(failures)),
                        "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
             if read:
                 check_memory.remember(con, key, name, read, passed, details, context.run.run_id)
+            if scoped_query:
+                check_rows.keep_unique(con, key, name, definition, passed)
+                details["rows_read"] = "the key values of the rows written since it passed" if scoped else "every row"
         record_result(con, context.run.run_id, name, asset, blocking, passed, "duckdb", details)
         return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=passed,
                                    severity=_severity(blocking),
                                    metadata={"failures": details["failures"],
                                              "sample": dg.MetadataValue.json(details["sample"]),
-                                             **({"reused_from_run": earlier[2]} if earlier else {})})
+                                             **({"reused_from_run": earlier[2]} if earlier else {}),
+                                             **({"rows_read": details["rows_read"]} if "rows_read" in details else {})})
 
     return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run, reads)
 
@@ -158,28 +200,35 @@ def duplicate_keys_sql(table: str, columns: list[str]) -> str:
 
 
 def unique_check(asset: dg.AssetKey, columns: list[str], severity: str) -> Check:
+    rows = check_rows.checked_rows(".".join(asset.path))
     return sql_check(
         asset, f"unique_{'_'.join(columns)}",
         f"({severity}) No two rows of {'.'.join(asset.path)} share ({', '.join(columns)}); checked in DuckDB.",
         duplicate_keys_sql(quoted(asset), columns),
-        blocking=severity == "blocking", reads=tuple(columns),
+        blocking=severity == "blocking", reads=None if rows else tuple(columns),
+        scoped_query=(lambda scope: check_rows.unique_scope_sql(quoted(asset), columns, rows, scope)) if rows else None,
     )
 
 
 def table_checks(asset: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefinition:
     """Every check of one table in one step, on one connection: a step costs a connection and
-    Dagster's bookkeeping, and a table has up to five checks."""
+    Dagster's bookkeeping, and a table has up to five checks. A core table's queue of the keys
+    written since its checks last ran is emptied once they all have (pipelines/check_rows.py)."""
     remembering = [c.reads for c in checks if c.reads is not None]
     # one hash of the columns they read between them (every column if one reads them all)
     columns = [] if () in remembering else sorted({c for reads in remembering for c in reads})
+    rows = check_rows.checked_rows(".".join(asset.path))
 
     @dg.multi_asset_check(specs=[c.spec for c in checks], name=f"{'_'.join(asset.path)}_checks",
                           description=f"Quality checks of {'.'.join(asset.path)}")
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as con:
+            scope = check_rows.changed_scope(con, rows, warehouse.full_rebuild) if rows else None
             table_hash = check_memory.table_hash(con, quoted(asset), columns) if remembering else None
             for check in checks:
-                yield check.run(context, con, warehouse, table_hash)
+                yield check.run(context, con, warehouse, table_hash, scope)
+            if rows:
+                con.execute(check_rows.checked_sql(rows))
 
     return _checks
 

@@ -173,6 +173,10 @@ class SuiteOutcome:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     # GX's own validation results, one per chunk, for rendering Data Docs pages.
     gx_results: list = field(default_factory=list, compare=False, repr=False)
+    # with key_columns: the rows some expectation found unexpected, by key, with a bit per
+    # expectation in `failed` (bit i: the i-th expectation); and the columns each expectation reads
+    failing: Any = field(default=None, compare=False, repr=False)
+    sample_columns: list = field(default_factory=list, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- quoting
@@ -437,6 +441,8 @@ def validate_table(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     sample_size: int = 5,
+    where: str | None = None,
+    key_columns: list[str] | None = None,
 ) -> SuiteOutcome:
     """Validate a DuckDB table (or view) with GX 1.x expectations run on pandas.
 
@@ -455,6 +461,9 @@ def validate_table(
         batch_rows: tables with more rows than this are validated chunk by chunk (see the
             module docstring); expectations needing the whole table then raise ValueError.
         sample_size: at most this many offending values are kept per expectation.
+        where: an SQL condition on the table's rows: only those are validated.
+        key_columns: the table's key; the outcome then lists the failing rows by key
+            (SuiteOutcome.failing), from GX's COMPLETE result format.
 
     Returns:
         SuiteOutcome with one ExpectationOutcome per input expectation, in input order.
@@ -500,14 +509,17 @@ def validate_table(
             select_cols = table_columns
         else:
             select_cols = needed
+    if key_columns:
+        select_cols = list(dict.fromkeys([*key_columns, *select_cols]))
     if select_cols:
         projection = ", ".join(_quote_ident(c) for c in select_cols)
     else:
         # Only table-level checks such as row count: read no real column.
         projection = 'NULL AS "__gx_bridge_row__"'
-    sql = f"SELECT {projection} FROM {qualified}"
+    condition = f" WHERE {where}" if where else ""
+    sql = f"SELECT {projection} FROM {qualified}{condition}"
 
-    total_rows = con.execute(f"SELECT count(*) FROM {qualified}").fetchall()[0][0]
+    total_rows = con.execute(f"SELECT count(*) FROM {qualified}{condition}").fetchall()[0][0]
     chunked = total_rows > batch_rows
     if chunked:
         unsafe = [_label(e) for e in expectations if not _chunk_safe(e)]
@@ -530,7 +542,9 @@ def validate_table(
     suite = gx.ExpectationSuite(name=suite_name, expectations=copies)
     if len(suite.expectations) != len(expectations):
         raise ValueError("GX rejected some expectations (see the GX log for the reason)")
-    result_format = {"result_format": "BASIC", "partial_unexpected_count": max(sample_size, 1)}
+    result_format = {"result_format": "COMPLETE" if key_columns else "BASIC",
+                     "partial_unexpected_count": max(sample_size, 1)}
+    failing = []
 
     accs = [_Acc(label=_label(e), mostly=getattr(e, "mostly", None)) for e in expectations]
     frames = _iter_frames(con, sql, batch_rows)
@@ -547,17 +561,27 @@ def validate_table(
                 manager = datasource.get_execution_engine().batch_manager
                 manager.reset_batch_cache()
                 manager.batch_data_cache.clear()
-        del frame
         gx_results.append(suite_result)
         seen = set()
+        failed = np.zeros(len(frame), dtype=np.int64) if key_columns else None
         for r in suite_result.results:
             index = (r.expectation_config.meta or {}).get(_META_KEY)
             if index is None or index in seen:
                 raise RuntimeError(f"cannot map GX result back to an expectation: {r.expectation_config}")
             seen.add(index)
             accs[index].add(r, sample_size)
+            if failed is not None:
+                # positions in the frame (its index is 0..n-1); the lists of every unexpected
+                # row and value go, leaving what BASIC gives (and Data Docs shows)
+                for listed in ("unexpected_list", "partial_unexpected_index_list"):
+                    (r.result or {}).pop(listed, None)
+                positions = (r.result or {}).pop("unexpected_index_list", None) or []
+                failed[np.asarray(positions, dtype=np.int64)] |= 1 << index
         if len(seen) != len(accs):
             raise RuntimeError("GX returned fewer results than expectations")
+        if failed is not None:
+            failing.append(frame.loc[failed > 0, key_columns].assign(failed=failed[failed > 0]))
+        del frame
 
     outcomes = [a.outcome() for a in accs]
     return SuiteOutcome(
@@ -567,6 +591,8 @@ def validate_table(
         rows_checked=rows_checked,
         outcomes=outcomes,
         gx_results=gx_results,
+        failing=pd.concat(failing, ignore_index=True) if failing else None,
+        sample_columns=[_domain_columns(e) for e in expectations],
     )
 
 

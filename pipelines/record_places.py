@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from connectors.profiles import load_entities
 from pipelines import unpublished
 from pipelines.metadata import column_names
 from pipelines.staging_sql import literal
@@ -75,8 +76,17 @@ TICKET_PLACES = PlacesScope(
                 WHERE (source_file, source_row) IN (SELECT source_file, source_row FROM cw_tickets_places)""")
 # the places whose row of the order map was written again, for quality.unmatched_order_refs
 UNMATCHED_QUEUE = "core.unmatched_ref_places_changed"
+
+
+def unchecked_queue(entity: str) -> str:
+    """The places whose staged record changed since staging.<entity>'s checks last ran
+    (pipelines/check_rows.py)."""
+    return f"quality.staging_{entity}_unchecked"
+
+
 QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",),
-          **{scope.queue: (scope.entity,) for scope in (FULFILMENT_PLACES, TICKET_PLACES)}}
+          **{scope.queue: (scope.entity,) for scope in (FULFILMENT_PLACES, TICKET_PLACES)},
+          **{unchecked_queue(entity): (entity,) for entity in load_entities()}}
 # filled by the order references step; NULL places: every record
 ORDER_MAP_QUEUE = "core.order_map_places_changed"
 # what the order map was derived with (its SQL and the fallback settings)

@@ -1,9 +1,12 @@
-"""The rows a night changed in the build's biggest published tables, kept until they are published.
+"""The rows a night changed in the build's biggest published tables, kept until they are published
+and until they are checked.
 
-Each such table has a queue in the build, `<table>_unpublished`, of the keys whose rows were
-written since the BI file was last published; a NULL key means every row (the table was built
-whole). The steps that write the table fill its queue; publish replaces those keys' rows in a copy
-of the previous file instead of copying every row, and empties the queue once the file is in place.
+Each such table has two queues in the build of the keys whose rows were written; a NULL key means
+every row (the table was built whole). The steps that write the table fill both.
+`<table>_unpublished` holds the keys written since the BI file was last published: publish replaces
+those keys' rows in a copy of the previous file instead of copying every row, and empties the queue
+once the file is in place. `quality.<schema>_<table>_unchecked` holds the keys written since the
+table's checks last ran (pipelines/check_rows.py), which empty it.
 """
 
 from dataclasses import dataclass
@@ -17,6 +20,14 @@ class UnpublishedRows:
     @property
     def queue(self) -> str:
         return f"{self.table}_unpublished"
+
+    @property
+    def unchecked(self) -> str:
+        return f"quality.{self.table.replace('.', '_')}_unchecked"
+
+    @property
+    def queue_columns(self) -> str:
+        return ", ".join(f"{column} {sql_type}" for column, sql_type in self.key.items())
 
     @property
     def columns(self) -> str:
@@ -42,12 +53,13 @@ UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_I
 
 
 def queue_every_row(rows: UnpublishedRows) -> str:
-    """The statement that marks the whole table unpublished (it was built whole)."""
+    """The statements (one text) that mark the whole table unpublished and unchecked (it was built whole)."""
     nulls = ", ".join(f"NULL::{sql_type} AS {column}" for column, sql_type in rows.key.items())
-    return f"CREATE OR REPLACE TABLE {rows.queue} AS SELECT {nulls}"
+    return "; ".join(f"CREATE OR REPLACE TABLE {queue} AS SELECT {nulls}" for queue in (rows.queue, rows.unchecked))
 
 
 def queue_keys(rows: UnpublishedRows, keys_sql: str) -> list[str]:
-    """The statements that add the keys `keys_sql` selects to the table's queue."""
+    """The statements that add the keys `keys_sql` selects to the table's queues."""
     columns = ", ".join(f"{column} {sql_type}" for column, sql_type in rows.key.items())
-    return [f"CREATE TABLE IF NOT EXISTS {rows.queue} ({columns})", f"INSERT INTO {rows.queue} {keys_sql}"]
+    return [statement for queue in (rows.queue, rows.unchecked)
+            for statement in (f"CREATE TABLE IF NOT EXISTS {queue} ({columns})", f"INSERT INTO {queue} {keys_sql}")]

@@ -18,24 +18,53 @@ def test_unchanged_tables_report_their_checks_again_and_changed_ones_are_read(tm
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     first = nightly_run_in(tmp_path, landing)
-    remembered = {k for k in check_details(first) if k[1].startswith(("gx_", "unique_"))}
-    assert len(remembered) > 20 and not any("reused_from_run" in d for d in check_details(first).values())
+    checked = {k: d for k, d in check_details(first).items() if k[1].startswith(("gx_", "unique_"))}
+    # the staged and core tables' checks read by rows (pipelines/check_rows.py): every row on a
+    # first build; the marts' (and a suite with `mostly`) remember what they read
+    by_rows = {k for k, d in checked.items() if "rows_read" in d}
+    remembered = set(checked) - by_rows
+    assert len(remembered) > 5 and not any("reused_from_run" in d for d in check_details(first).values())
+    assert len(by_rows) > 20 and {checked[k]["rows_read"] for k in by_rows} == {"every row"}
 
     second = nightly_run_in(tmp_path, landing)
     details = check_details(second)
     assert {k for k, d in details.items() if d.get("reused_from_run") == first.result.run_id} == remembered
+    # nothing written: they read no row, and say what they said
+    assert {details[k]["rows_read"] for k in by_rows} == {
+        "0 rows written since the last check read; the others' failures recalled",
+        "the key values of the rows written since it passed"}
+    assert all(details[k].get("success", details[k].get("failures") == 0) is True for k in by_rows)
     # the reused suites' Data Docs pages are in the night's folder too
     docs = tmp_path / "warehouse" / "quality" / "data_docs"
     assert ({p.name for p in (docs / second.result.run_id).glob("*.html")}
             == {p.name for p in (docs / first.result.run_id).glob("*.html")})
 
-    # a shipment delivered before it shipped: that table is read again, and fails; the rest is reused
+    # a shipment delivered before it shipped: that row is read again, and fails; no other is read
     _deliver_before_shipping(landing / "inventory" / "shipments.xlsx")
     third = nightly_run_in(tmp_path, landing)
     details = check_details(third)
     shipments = details[("staging/inventory_shipments", "gx_blocking")]
-    assert "reused_from_run" not in shipments and shipments["success"] is False
-    assert details[("staging/crm_contacts", "gx_warn")]["reused_from_run"] == first.result.run_id
+    assert shipments["success"] is False
+    assert shipments["rows_read"] == "1 rows written since the last check read; the others' failures recalled"
+    assert details[("staging/crm_contacts", "gx_warn")]["rows_read"].startswith("0 rows written")
+
+    # the next night reads no row of it, and recalls the failure
+    fourth = nightly_run_in(tmp_path, landing)
+    details = check_details(fourth)
+    recalled = details[("staging/inventory_shipments", "gx_blocking")]
+    assert recalled["rows_read"].startswith("0 rows written") and recalled["success"] is False
+    assert [f["unexpected_count"] for f in recalled["failures"]] == [f["unexpected_count"] for f in shipments["failures"]]
 
     rebuilt = nightly_run_in(tmp_path, landing, full_rebuild=True)
     assert not any("reused_from_run" in d for d in check_details(rebuilt).values())
+    # the checks that read only the rows written say what reading every row says
+    whole = check_details(rebuilt)
+    assert {whole[k]["rows_read"] for k in by_rows if k in whole} == {"every row"}
+    compared = [k for k in by_rows if k in details]
+    assert len(compared) > 10
+
+    def said(d: dict):
+        return d.get("success"), d["failures"] if isinstance(d["failures"], int) else [
+            (f["expectation"], f["unexpected_count"]) for f in d["failures"]]
+    assert [said(details[k]) for k in compared] == [said(whole[k]) for k in compared]
+    assert any(said(details[k])[1] for k in compared)  # some suite has failures to recall

@@ -1,0 +1,199 @@
+"""A staged or core table's checks read only the rows written since they last ran.
+
+The core tables written by the rows that changed (pipelines/unpublished.py) queue the keys they
+write in `quality.<schema>_<table>_unchecked`, and staging queues the places (file, row) whose
+current record changed in `quality.staging_<entity>_unchecked` (pipelines/record_places.py); the
+table's check step empties the queue. With that queue (and no NULL key in it, which says the
+table was written whole), a check that keeps what it needs reads only those keys' rows:
+- a GX suite whose expectations each judge a row by its own values keeps the rows that failed,
+  by key, with one bit per expectation (`quality.<schema>_<table>_<check>_failing`); the night
+  validates the queued keys' rows and recalls the failures of the others;
+- a uniqueness check that passed looks for duplicates only among the queued rows' key values: two
+  rows left as they were did not share a key before.
+A first build, a full rebuild, another definition or a table written whole reads every row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import duckdb
+
+from connectors.profiles import load_entities
+from pipelines.gx_bridge import _META_KEY, ExpectationOutcome, SuiteOutcome
+from pipelines.metadata import column_names
+from pipelines.staging_sql import ident
+from pipelines.record_places import QUEUE_COLUMNS, unchecked_queue
+from pipelines.unpublished import UNPUBLISHED, UnpublishedRows
+
+@dataclass(frozen=True)
+class StagedRows:
+    """staging.<entity>: its current records, by place, as the checks read them."""
+    entity: str
+    key = {"source_file": "VARCHAR", "source_row": "BIGINT"}
+    queue_columns = QUEUE_COLUMNS
+
+    @property
+    def table(self) -> str:
+        return f"staging.{self.entity}"
+
+    @property
+    def unchecked(self) -> str:
+        return unchecked_queue(self.entity)
+
+    @property
+    def columns(self) -> str:
+        return ", ".join(self.key)
+
+    def row_in_queue(self, queue: str) -> str:
+        return f"({self.columns}) IN (SELECT {self.columns} FROM {queue})"
+
+
+def checked_rows(table: str) -> UnpublishedRows | StagedRows | None:
+    """How the table's checks find the rows written since they last ran, if they can."""
+    schema, name = table.split(".")
+    return UNPUBLISHED.get(table) or (StagedRows(name) if schema == "staging" and name in load_entities() else None)
+
+
+SCOPE = "cw_unchecked"
+STATE = "quality.check_rows_state"
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(column_names(con, *table.split(".")))
+
+
+def changed_scope(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, rebuild: bool) -> str | None:
+    """cw_unchecked: the keys written since the checks last ran; None when every row must be read."""
+    if rebuild or not _exists(con, rows.unchecked):
+        return None
+    first = next(iter(rows.key))
+    [(whole,)] = con.execute(f"SELECT count(*) FROM {rows.unchecked} WHERE {first} IS NULL").fetchall()
+    if whole:
+        return None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} AS SELECT DISTINCT {rows.columns} FROM {rows.unchecked}")
+    return SCOPE
+
+
+def checked_sql(rows: UnpublishedRows | StagedRows) -> str:
+    """The queue emptied (created on a build without it) once the table's checks have run."""
+    return f"CREATE OR REPLACE TABLE {rows.unchecked} ({rows.queue_columns})"
+
+
+def _state_kept(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str) -> dict | None:
+    """What the check kept when it last ran with this definition: its last result's details."""
+    if not _exists(con, STATE):
+        return None
+    found = con.execute(f"SELECT details FROM {STATE} WHERE asset_key = ? AND check_name = ? AND definition = ?",
+                        [asset_key, check, definition]).fetchall()
+    return json.loads(found[0][0]) if found else None
+
+
+def _keep_state(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, details: dict) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STATE} (asset_key VARCHAR, check_name VARCHAR, definition VARCHAR, "
+                "details VARCHAR)")
+    con.execute(f"DELETE FROM {STATE} WHERE asset_key = ? AND check_name = ?", [asset_key, check])
+    con.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?)", [asset_key, check, definition, json.dumps(details)])
+
+
+def _failing_table(rows: UnpublishedRows, check: str) -> str:
+    return f"quality.{rows.table.replace('.', '_')}_{check}_failing"
+
+
+def validate_suite(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, asset_key: str, check: str,
+                   definition: str, scope: str | None, validate) -> tuple[SuiteOutcome, str]:
+    """The suite's outcome over the whole table, and which rows were read. `validate(where)`
+    runs the suite on the rows `where` selects (None: every row) and returns its SuiteOutcome with
+    the failing rows' keys and bits (SuiteOutcome.failing)."""
+    failing = _failing_table(rows, check)
+    scoped = (scope is not None and _exists(con, failing)
+              and _state_kept(con, asset_key, check, definition) is not None)
+    if not scoped:
+        outcome = validate(None)
+        con.register("cw_failing_found", outcome.failing)
+        con.execute(f"CREATE OR REPLACE TABLE {failing} AS SELECT * FROM cw_failing_found")
+        con.unregister("cw_failing_found")
+        _keep_state(con, asset_key, check, definition, {})
+        return outcome, "every row"
+    in_scope = rows.row_in_queue(scope)
+    read = validate(in_scope)
+    bits = len(read.outcomes)
+    [recalled] = con.execute(
+        "SELECT [" + ", ".join(f"count(*) FILTER (WHERE failed & {1 << i} <> 0)" for i in range(bits)) + "] "
+        f"FROM {failing} WHERE NOT {in_scope}").fetchall()
+    [(total,)] = con.execute(f"SELECT count(*) FROM {rows.table}").fetchall()
+    outcomes = []
+    for i, (outcome, more) in enumerate(zip(read.outcomes, recalled[0])):
+        unexpected = (outcome.unexpected_count or 0) + more
+        sample = list(outcome.unexpected_sample)
+        if more and len(sample) < SAMPLE:
+            sample += _recalled_sample(con, rows, failing, in_scope, i, read.sample_columns[i], SAMPLE - len(sample))
+        outcomes.append(replace(outcome, unexpected_count=unexpected, unexpected_sample=sample,
+                                success=outcome.error is None and unexpected == 0))
+    con.register("cw_failing_found", read.failing)
+    con.execute(f"DELETE FROM {failing} WHERE {in_scope}")
+    con.execute(f"INSERT INTO {failing} SELECT * FROM cw_failing_found")
+    con.unregister("cw_failing_found")
+    combined = replace(read, success=all(o.success for o in outcomes), outcomes=outcomes, rows_checked=total,
+                       gx_results=[_as_whole(r, outcomes, total) for r in read.gx_results])
+    return combined, f"{read.rows_checked} rows written since the last check read; the others' failures recalled"
+
+
+SAMPLE = 5
+
+
+def _recalled_sample(con, rows: UnpublishedRows, failing: str, in_scope: str, bit: int, columns: list[str],
+                     room: int) -> list:
+    """Values of rows that failed before and were not written since, as GX lists them."""
+    if not columns:
+        return []
+    keys = ", ".join(f"t.{ident(c)}" for c in rows.key)
+    values = con.execute(
+        f"SELECT {', '.join(f't.{ident(c)}' for c in columns)} FROM {rows.table} t "
+        f"SEMI JOIN (SELECT * FROM {failing} WHERE failed & {1 << bit} <> 0 AND NOT {in_scope}) f "
+        f"ON ({keys}) = ({', '.join(f'f.{ident(c)}' for c in rows.key)}) LIMIT {room}").fetchall()
+    return [list(v) if len(columns) > 1 else v[0] for v in values]
+
+
+def _as_whole(result, outcomes: list[ExpectationOutcome], total: int):
+    """GX's result for the rows read, given the whole table's counts, for the Data Docs page."""
+    for r in result.results:
+        outcome = outcomes[(r.expectation_config.meta or {})[_META_KEY]]
+        r.success = outcome.success
+        counts = dict(r.result or {})
+        counts["element_count"] = total
+        counts["unexpected_count"] = outcome.unexpected_count
+        if total:
+            counts["unexpected_percent"] = counts["unexpected_percent_total"] = (
+                100.0 * (outcome.unexpected_count or 0) / total)
+        counts["partial_unexpected_list"] = outcome.unexpected_sample
+        for partial in ("partial_unexpected_counts", "unexpected_percent_nonmissing", "missing_count",
+                        "missing_percent"):
+            counts.pop(partial, None)  # of the rows read only
+        r.result = counts
+    passed = sum(o.success for o in outcomes)
+    result.success = passed == len(outcomes)
+    result.statistics = {**(result.statistics or {}), "successful_expectations": passed,
+                         "unsuccessful_expectations": len(outcomes) - passed,
+                         "success_percent": 100.0 * passed / len(outcomes) if outcomes else None}
+    return result
+
+
+def unique_scope_sql(table: str, columns: list[str], rows: UnpublishedRows, scope: str) -> str:
+    """The duplicate key values among the rows of the queued keys' key values."""
+    keys = ", ".join(ident(c) for c in columns)
+    return f"""SELECT {keys}, count(*) AS copies FROM {table}
+               WHERE ({keys}) IN (SELECT {keys} FROM {table} WHERE {rows.row_in_queue(scope)})
+               GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC, {keys}"""
+
+
+def unique_scoped(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str,
+                  scope: str | None) -> bool:
+    """Whether a uniqueness check may read only the queued rows: it passed when it last read."""
+    kept = None if scope is None else _state_kept(con, asset_key, check, definition)
+    return kept is not None and kept.get("passed") is True
+
+
+def keep_unique(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, passed: bool) -> None:
+    _keep_state(con, asset_key, check, definition, {"passed": passed})
