@@ -7,7 +7,8 @@ table's check step empties the queue. With that queue (and no NULL key in it, wh
 table was written whole), a check that keeps what it needs reads only those keys' rows:
 - a GX suite whose expectations each judge a row by its own values keeps the rows that failed,
   by key, with one bit per expectation (`quality.<schema>_<table>_<check>_failing`); the night
-  validates the queued keys' rows and recalls the failures of the others;
+  validates the queued keys' rows and recalls the failures of the others, or reports its last
+  result again (marked reused_from_run) when no row was written;
 - a uniqueness check that passed looks for duplicates only among the queued rows' key values: two
   rows left as they were did not share a key before.
 A first build, a full rebuild, another definition or a table written whole reads every row.
@@ -94,7 +95,23 @@ def _keep_state(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, defi
     con.execute(f"CREATE TABLE IF NOT EXISTS {STATE} (asset_key VARCHAR, check_name VARCHAR, definition VARCHAR, "
                 "details VARCHAR)")
     con.execute(f"DELETE FROM {STATE} WHERE asset_key = ? AND check_name = ?", [asset_key, check])
-    con.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?)", [asset_key, check, definition, json.dumps(details)])
+    con.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?)",
+                [asset_key, check, definition, json.dumps(details, default=str)])
+
+
+def unchanged_result(con: duckdb.DuckDBPyConnection, rows, asset_key: str, check: str, definition: str,
+                     scope: str | None) -> tuple[bool, dict, str] | None:
+    """The suite's last result (passed, details, the run that read the rows) when no row of the
+    table was written since: it is the table's result still."""
+    if scope is None or con.execute(f"SELECT count(*) FROM {scope}").fetchall()[0][0]:
+        return None
+    kept = _state_kept(con, asset_key, check, definition)
+    return (kept["passed"], kept["details"], kept["run_id"]) if kept and "run_id" in kept else None
+
+
+def keep_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, passed: bool,
+                details: dict, run_id: str) -> None:
+    _keep_state(con, asset_key, check, definition, {"passed": passed, "details": details, "run_id": run_id})
 
 
 def _failing_table(rows: UnpublishedRows, check: str) -> str:

@@ -124,11 +124,19 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
         run_id, docs = context.run.run_id, warehouse.settings().warehouse_dir
         expectations = [build_expectation(s) for s in specs]
         if rows is not None:
-            outcome, how = check_rows.validate_suite(
-                con, rows, key, name, _definition(repr(specs)), None if warehouse.full_rebuild else scope,
-                lambda where: validate_table(con, table, suite, expectations, where=where, key_columns=list(rows.key)))
-            passed, metadata = outcome.success, {**outcome_metadata(outcome), "rows_read": how}
-            page = write_data_docs(docs, run_id, outcome)
+            definition, scope = _definition(repr(specs)), None if warehouse.full_rebuild else scope
+            earlier = check_rows.unchanged_result(con, rows, key, name, definition, scope)
+            page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
+            if earlier and page:
+                passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+            else:
+                outcome, how = check_rows.validate_suite(
+                    con, rows, key, name, definition, scope,
+                    lambda where: validate_table(con, table, suite, expectations, where=where,
+                                                 key_columns=list(rows.key)))
+                passed, metadata = outcome.success, {**outcome_metadata(outcome), "rows_read": how}
+                page = write_data_docs(docs, run_id, outcome)
+                check_rows.keep_result(con, key, name, definition, passed, metadata, run_id)
         else:
             read = check_memory.fingerprint(table_hash, repr(specs))
             earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
