@@ -3,9 +3,10 @@ conservation checks that DuckDB answers in one query, and a few cross-table inva
 
 Blocking checks stop the publish; warn checks are reported. Every result is written to
 quality.check_results with the run id, and each GX suite's Data Docs page to
-<warehouse>/quality/data_docs/<run id>/. A suite or uniqueness check whose table's checked
-columns are as they were when it last read them reports that result again, marked
-reused_from_run (pipelines/check_memory.py).
+<warehouse>/quality/data_docs/<run id>/. A staged or core table's suites and uniqueness checks
+read only the rows written since they last ran (pipelines/check_rows.py); another suite or
+uniqueness check whose table's checked columns are as they were when it last read them reports
+that result again, marked reused_from_run (pipelines/check_memory.py).
 """
 
 import datetime as dt
