@@ -51,7 +51,10 @@ class StagedRows:
         return f"({self.columns}) IN (SELECT {self.columns} FROM {queue})"
 
 
-def checked_rows(table: str) -> UnpublishedRows | StagedRows | None:
+Checked = UnpublishedRows | StagedRows
+
+
+def checked_rows(table: str) -> Checked | None:
     """How the table's checks find the rows written since they last ran, if they can."""
     schema, name = table.split(".")
     return UNPUBLISHED.get(table) or (StagedRows(name) if schema == "staging" and name in load_entities() else None)
@@ -65,7 +68,7 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(column_names(con, *table.split(".")))
 
 
-def changed_scope(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, rebuild: bool) -> str | None:
+def changed_scope(con: duckdb.DuckDBPyConnection, rows: Checked, rebuild: bool) -> str | None:
     """cw_unchecked: the keys written since the checks last ran; None when every row must be read."""
     if rebuild or not _exists(con, rows.unchecked):
         return None
@@ -77,7 +80,7 @@ def changed_scope(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, rebuild
     return SCOPE
 
 
-def checked_sql(rows: UnpublishedRows | StagedRows) -> str:
+def checked_sql(rows: Checked) -> str:
     """The queue emptied (created on a build without it) once the table's checks have run."""
     return f"CREATE OR REPLACE TABLE {rows.unchecked} ({rows.queue_columns})"
 
@@ -99,7 +102,7 @@ def _keep_state(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, defi
                 [asset_key, check, definition, json.dumps(details, default=str)])
 
 
-def unchanged_result(con: duckdb.DuckDBPyConnection, rows, asset_key: str, check: str, definition: str,
+def unchanged_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str,
                      scope: str | None) -> tuple[bool, dict, str] | None:
     """The suite's last result (passed, details, the run that read the rows) when no row of the
     table was written since: it is the table's result still."""
@@ -114,11 +117,11 @@ def keep_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, defi
     _keep_state(con, asset_key, check, definition, {"passed": passed, "details": details, "run_id": run_id})
 
 
-def _failing_table(rows: UnpublishedRows, check: str) -> str:
+def _failing_table(rows: Checked, check: str) -> str:
     return f"quality.{rows.table.replace('.', '_')}_{check}_failing"
 
 
-def validate_suite(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, asset_key: str, check: str,
+def validate_suite(con: duckdb.DuckDBPyConnection, rows: Checked, asset_key: str, check: str,
                    definition: str, scope: str | None, validate) -> tuple[SuiteOutcome, str]:
     """The suite's outcome over the whole table, and which rows were read. `validate(where)`
     runs the suite on the rows `where` selects (None: every row) and returns its SuiteOutcome with
@@ -160,7 +163,7 @@ def validate_suite(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, asset_
 SAMPLE = 5
 
 
-def _recalled_sample(con, rows: UnpublishedRows, failing: str, in_scope: str, bit: int, columns: list[str],
+def _recalled_sample(con, rows: Checked, failing: str, in_scope: str, bit: int, columns: list[str],
                      room: int) -> list:
     """Values of rows that failed before and were not written since, as GX lists them."""
     if not columns:
@@ -197,7 +200,7 @@ def _as_whole(result, outcomes: list[ExpectationOutcome], total: int):
     return result
 
 
-def unique_scope_sql(table: str, columns: list[str], rows: UnpublishedRows, scope: str) -> str:
+def unique_scope_sql(table: str, columns: list[str], rows: Checked, scope: str) -> str:
     """The duplicate key values among the rows of the queued keys' key values."""
     keys = ", ".join(ident(c) for c in columns)
     return f"""SELECT {keys}, count(*) AS copies FROM {table}

@@ -126,7 +126,7 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
         expectations = [build_expectation(s) for s in specs]
         if rows is not None:
             definition, scope = _definition(repr(specs)), None if warehouse.full_rebuild else scope
-            earlier = check_rows.unchanged_result(con, rows, key, name, definition, scope)
+            earlier = check_rows.unchanged_result(con, key, name, definition, scope)
             page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
             if earlier and page:
                 passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
