@@ -26,7 +26,7 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
     table = rows.table
     passed_on = [queue for queue in passed_to if column_names(con, *queue.split("."))]
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:
-        run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(rows),
+        run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(con, rows),
                 *(order_scope.queue_every_order_sql() if order_keys else []),
                 *(f"INSERT INTO {queue} VALUES ({', '.join('NULL' for _ in rows.key)})" for queue in passed_on))
         return "derived whole"
@@ -47,7 +47,7 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
               if order_keys else []),
             f"DELETE FROM {table} WHERE {changed}",
             f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {changed}",
-            *queue_keys(rows, f"SELECT {rows.columns} FROM cw_rows_changed"),
+            *queue_keys(con, rows, f"SELECT {rows.columns} FROM cw_rows_changed"),
             *(f"INSERT INTO {queue} SELECT {rows.columns} FROM cw_rows_changed" for queue in passed_on))
     [(changed,)] = con.execute("SELECT count(*) FROM cw_rows_changed").fetchall()
     con.execute("DROP TABLE cw_rows_now")

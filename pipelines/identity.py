@@ -589,7 +589,7 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
                 *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue, moved("'support_tickets'")))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
-                queue_everyone("core.customer_keys_changed"), queue_every_row(unpublished.CUSTOMER_IDENTITY_MAP),
+                queue_everyone("core.customer_keys_changed"), queue_every_row(con, unpublished.CUSTOMER_IDENTITY_MAP),
                 *record_places.queue_places_sql(con, record_places.ORDER_QUEUE, "VALUES ('crm_sales_orders', NULL, NULL)"),
                 *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue,
                                                 "VALUES ('support_tickets', NULL, NULL)"))

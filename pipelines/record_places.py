@@ -294,8 +294,8 @@ def unmatched_refs_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, rebuild
     whole = rebuild or not queue_holds_places(con, table.table, UNMATCHED_QUEUE, state, fingerprint)
     at_places = f"(entity, source_file, source_row) IN (SELECT entity, source_file, source_row FROM {UNMATCHED_QUEUE})"
     writes = ([f"CREATE OR REPLACE TABLE {table.table} AS SELECT * FROM cw_unmatched_order_refs",
-               unpublished.queue_every_row(table)] if whole else
+               unpublished.queue_every_row(con, table)] if whole else
               [f"DELETE FROM {table.table} WHERE {at_places}",
                f"INSERT INTO {table.table} SELECT * FROM cw_unmatched_order_refs WHERE {at_places}",
-               *unpublished.queue_keys(table, f"SELECT DISTINCT entity, source_file, source_row FROM {UNMATCHED_QUEUE}")])
+               *unpublished.queue_keys(con, table, f"SELECT DISTINCT entity, source_file, source_row FROM {UNMATCHED_QUEUE}")])
     return [*writes, f"CREATE OR REPLACE TABLE {UNMATCHED_QUEUE} ({QUEUE_COLUMNS})", keep_fingerprint_sql(state, fingerprint)]

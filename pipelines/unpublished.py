@@ -6,7 +6,7 @@ every row (the table was built whole). The steps that write the table fill both.
 `<table>_unpublished` holds the keys written since the BI file was last published: publish replaces
 those keys' rows in a copy of the previous file instead of copying every row, and empties the queue
 once the file is in place. `quality.<schema>_<table>_unchecked` holds the keys written since the
-table's checks last ran (pipelines/check_rows.py), which empty it.
+table's checks last ran (pipelines/check_rows.py): they make it, and empty it.
 """
 
 from dataclasses import dataclass
@@ -52,14 +52,23 @@ UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_I
                                              TICKETS, ORDER_IDENTITY_MAP, UNMATCHED_ORDER_REFS)}
 
 
-def queue_every_row(rows: UnpublishedRows) -> str:
+def _queues(con, rows: UnpublishedRows) -> tuple[str, ...]:
+    """The publish queue, and the checks' queue where the table's checks made one (a table without
+    checks would fill it for ever)."""
+    checked = bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                               "AND schema_name || '.' || table_name = ?",
+                               [rows.unchecked]).fetchall()[0][0])
+    return (rows.queue, rows.unchecked) if checked else (rows.queue,)
+
+
+def queue_every_row(con, rows: UnpublishedRows) -> str:
     """The statements (one text) that mark the whole table unpublished and unchecked (it was built whole)."""
     nulls = ", ".join(f"NULL::{sql_type} AS {column}" for column, sql_type in rows.key.items())
-    return "; ".join(f"CREATE OR REPLACE TABLE {queue} AS SELECT {nulls}" for queue in (rows.queue, rows.unchecked))
+    return "; ".join(f"CREATE OR REPLACE TABLE {queue} AS SELECT {nulls}" for queue in _queues(con, rows))
 
 
-def queue_keys(rows: UnpublishedRows, keys_sql: str) -> list[str]:
+def queue_keys(con, rows: UnpublishedRows, keys_sql: str) -> list[str]:
     """The statements that add the keys `keys_sql` selects to the table's queues."""
-    columns = ", ".join(f"{column} {sql_type}" for column, sql_type in rows.key.items())
-    return [statement for queue in (rows.queue, rows.unchecked)
-            for statement in (f"CREATE TABLE IF NOT EXISTS {queue} ({columns})", f"INSERT INTO {queue} {keys_sql}")]
+    return [statement for queue in _queues(con, rows)
+            for statement in (f"CREATE TABLE IF NOT EXISTS {queue} ({rows.queue_columns})",
+                              f"INSERT INTO {queue} {keys_sql}")]

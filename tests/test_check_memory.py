@@ -45,6 +45,10 @@ def test_unchanged_tables_report_their_checks_again_and_changed_ones_are_read(tm
     assert {k for k, d in details.items() if d.get("reused_from_run") == first.result.run_id} == remembered | suites
     assert {details[k]["rows_read"] for k in by_rows - suites} == {"the key values of the rows written since it passed"}
     assert all(details[k].get("success", details[k].get("failures") == 0) is True for k in by_rows)
+    # a table without checks keeps no queue for them (nothing would empty it)
+    queues = set(second.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'quality' "
+                              "AND table_name LIKE '%_unchecked'", published=False)["table_name"])
+    assert "core_orders_unchecked" in queues and "quality_unmatched_order_refs_unchecked" not in queues
     # the reused suites' Data Docs pages are in the night's folder too
     docs = tmp_path / "warehouse" / "quality" / "data_docs"
     assert ({p.name for p in (docs / second.result.run_id).glob("*.html")}
