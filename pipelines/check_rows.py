@@ -16,12 +16,12 @@ A first build, a full rebuild, another definition or a table written whole reads
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 import duckdb
 
 from connectors.profiles import load_entities
+from pipelines import check_memory
 from pipelines.gx_bridge import _META_KEY, ExpectationOutcome, SuiteOutcome
 from pipelines.metadata import column_names
 from pipelines.staging_sql import ident
@@ -61,7 +61,6 @@ def checked_rows(table: str) -> Checked | None:
 
 
 SCOPE = "cw_unchecked"
-STATE = "quality.check_rows_state"
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -85,36 +84,13 @@ def checked_sql(rows: Checked) -> str:
     return f"CREATE OR REPLACE TABLE {rows.unchecked} ({rows.queue_columns})"
 
 
-def _state_kept(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str) -> dict | None:
-    """What the check kept when it last ran with this definition: its last result's details."""
-    if not _exists(con, STATE):
-        return None
-    found = con.execute(f"SELECT details FROM {STATE} WHERE asset_key = ? AND check_name = ? AND definition = ?",
-                        [asset_key, check, definition]).fetchall()
-    return json.loads(found[0][0]) if found else None
-
-
-def _keep_state(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, details: dict) -> None:
-    con.execute(f"CREATE TABLE IF NOT EXISTS {STATE} (asset_key VARCHAR, check_name VARCHAR, definition VARCHAR, "
-                "details VARCHAR)")
-    con.execute(f"DELETE FROM {STATE} WHERE asset_key = ? AND check_name = ?", [asset_key, check])
-    con.execute(f"INSERT INTO {STATE} VALUES (?, ?, ?, ?)",
-                [asset_key, check, definition, json.dumps(details, default=str)])
-
-
 def unchanged_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str,
                      scope: str | None) -> tuple[bool, dict, str] | None:
     """The suite's last result (passed, details, the run that read the rows) when no row of the
     table was written since: it is the table's result still."""
     if scope is None or con.execute(f"SELECT count(*) FROM {scope}").fetchall()[0][0]:
         return None
-    kept = _state_kept(con, asset_key, check, definition)
-    return (kept["passed"], kept["details"], kept["run_id"]) if kept and "run_id" in kept else None
-
-
-def keep_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, passed: bool,
-                details: dict, run_id: str) -> None:
-    _keep_state(con, asset_key, check, definition, {"passed": passed, "details": details, "run_id": run_id})
+    return check_memory.recall(con, asset_key, check, definition)
 
 
 def _failing_table(rows: Checked, check: str) -> str:
@@ -128,13 +104,12 @@ def validate_suite(con: duckdb.DuckDBPyConnection, rows: Checked, asset_key: str
     the failing rows' keys and bits (SuiteOutcome.failing)."""
     failing = _failing_table(rows, check)
     scoped = (scope is not None and _exists(con, failing)
-              and _state_kept(con, asset_key, check, definition) is not None)
+              and check_memory.recall(con, asset_key, check, definition) is not None)
     if not scoped:
         outcome = validate(None)
         con.register("cw_failing_found", outcome.failing)
         con.execute(f"CREATE OR REPLACE TABLE {failing} AS SELECT * FROM cw_failing_found")
         con.unregister("cw_failing_found")
-        _keep_state(con, asset_key, check, definition, {})
         return outcome, "every row"
     in_scope = rows.row_in_queue(scope)
     read = validate(in_scope)
@@ -211,9 +186,5 @@ def unique_scope_sql(table: str, columns: list[str], rows: Checked, scope: str) 
 def unique_scoped(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str,
                   scope: str | None) -> bool:
     """Whether a uniqueness check may read only the queued rows: it passed when it last read."""
-    kept = None if scope is None else _state_kept(con, asset_key, check, definition)
-    return kept is not None and kept.get("passed") is True
-
-
-def keep_unique(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str, passed: bool) -> None:
-    _keep_state(con, asset_key, check, definition, {"passed": passed})
+    earlier = None if scope is None else check_memory.recall(con, asset_key, check, definition)
+    return earlier is not None and earlier[0] is True

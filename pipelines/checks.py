@@ -123,32 +123,30 @@ def gx_check(asset: dg.AssetKey, severity: str, specs: list[dict]) -> Check:
 
     def run(context, con, warehouse, table_hash, scope) -> dg.AssetCheckResult:
         run_id, docs = context.run.run_id, warehouse.settings().warehouse_dir
-        expectations = [build_expectation(s) for s in specs]
-        if rows is not None:
-            definition, scope = _definition(repr(specs)), None if warehouse.full_rebuild else scope
-            earlier = check_rows.unchanged_result(con, key, name, definition, scope)
-            page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
-            if earlier and page:
-                passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
-            else:
-                outcome, how = check_rows.validate_suite(
-                    con, rows, key, name, definition, scope,
-                    lambda where: validate_table(con, table, suite, expectations, where=where,
-                                                 key_columns=list(rows.key)))
-                passed, metadata = outcome.success, {**outcome_metadata(outcome), "rows_read": how}
-                page = write_data_docs(docs, run_id, outcome)
-                check_rows.keep_result(con, key, name, definition, passed, metadata, run_id)
-        else:
+        scope = None if warehouse.full_rebuild else scope
+        if rows is not None:  # read by rows: the result stands while no row was written
+            read = _definition(repr(specs))
+            earlier = check_rows.unchanged_result(con, key, name, read, scope)
+        else:  # the result stands while the checked columns are as they were
             read = check_memory.fingerprint(table_hash, repr(specs))
             earlier = None if warehouse.full_rebuild else check_memory.recall(con, key, name, read)
-            page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
-            if earlier and page:
-                passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+        page = earlier and check_memory.reuse_data_docs(docs, earlier[2], run_id, suite)
+        if earlier and page:
+            passed, metadata = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
+        else:
+            expectations = [build_expectation(s) for s in specs]
+            if rows is not None:
+                outcome, how = check_rows.validate_suite(
+                    con, rows, key, name, read, scope,
+                    lambda where: validate_table(con, table, suite, expectations, where=where,
+                                                 key_columns=list(rows.key)))
+                metadata = {**outcome_metadata(outcome), "rows_read": how}
             else:
                 outcome = validate_table(con, table, suite, expectations)
-                passed, metadata = outcome.success, outcome_metadata(outcome)
-                page = write_data_docs(docs, run_id, outcome)
-                check_memory.remember(con, key, name, read, passed, metadata, run_id)
+                metadata = outcome_metadata(outcome)
+            passed = outcome.success
+            page = write_data_docs(docs, run_id, outcome)
+            check_memory.remember(con, key, name, read, passed, metadata, run_id)
         record_result(con, run_id, name, asset, blocking, passed, "great_expectations", metadata)
         return dg.AssetCheckResult(
             asset_key=asset, check_name=name, passed=passed, severity=_severity(blocking),
@@ -170,30 +168,29 @@ def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, block
     key = asset.to_user_string()
 
     def run(context, con, warehouse, table_hash, scope) -> dg.AssetCheckResult:
-        read = check_memory.fingerprint(table_hash, query) if reads is not None else None
+        # what the result stands on: the checked columns' hash, or (read by rows) the definition
+        read = (check_memory.fingerprint(table_hash, query) if reads is not None
+                else _definition(query) if scoped_query else None)
         earlier = check_memory.recall(con, key, name, read) if read and not warehouse.full_rebuild else None
-        if earlier:
+        if earlier and reads is not None:
             passed, details = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
         else:
-            definition = _definition(query) if scoped_query else None
             scoped = (scoped_query is not None and not warehouse.full_rebuild
-                      and check_rows.unique_scoped(con, key, name, definition, scope))
+                      and check_rows.unique_scoped(con, key, name, read, scope))
             failures = con.execute(scoped_query(scope) if scoped else query).df()
             passed = failures.empty
             details = {"failures": int(len(failures)),
                        "sample": json.loads(failures.head(10).to_json(orient="records", date_format="iso"))}
+            if scoped_query:
+                details["rows_read"] = "the key values of the rows written since it passed" if scoped else "every row"
             if read:
                 check_memory.remember(con, key, name, read, passed, details, context.run.run_id)
-            if scoped_query:
-                check_rows.keep_unique(con, key, name, definition, passed)
-                details["rows_read"] = "the key values of the rows written since it passed" if scoped else "every row"
         record_result(con, context.run.run_id, name, asset, blocking, passed, "duckdb", details)
         return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=passed,
                                    severity=_severity(blocking),
                                    metadata={"failures": details["failures"],
                                              "sample": dg.MetadataValue.json(details["sample"]),
-                                             **({"reused_from_run": earlier[2]} if earlier else {}),
-                                             **({"rows_read": details["rows_read"]} if "rows_read" in details else {})})
+                                             **{k: details[k] for k in ("reused_from_run", "rows_read") if k in details}})
 
     return Check(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description), run, reads)
 

@@ -191,8 +191,7 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue="core.customer_keys_changed",
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
-    rows_sql="core/customers.sql",
-    next_queues=("marts.customer_360_keys_changed", unpublished.CUSTOMERS.queue, unpublished.CUSTOMERS.unchecked),
+    rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed",), published=unpublished.CUSTOMERS,
 )
 
 

@@ -100,7 +100,7 @@ CUSTOMER_360_BY_KEY = PerCustomerTable(
     table="marts.customer_360", queue="marts.customer_360_keys_changed",
     facts_sql="marts/customer_360_facts.sql",
     facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
-    rows_sql="marts/customer_360.sql", next_queues=(unpublished.CUSTOMER_360.queue, unpublished.CUSTOMER_360.unchecked),
+    rows_sql="marts/customer_360.sql", published=unpublished.CUSTOMER_360,
 )
 
 

@@ -20,6 +20,7 @@ import duckdb
 from connectors.files import content_fingerprint
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql
 from pipelines.staging_sql import literal
+from pipelines.unpublished import UnpublishedRows, queue_every_row, queue_keys
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class PerCustomerTable:
     facts_sql: str              # SQL file: temporary tables of facts from other tables
     facts: dict[str, str]       # each temporary facts table, and the table that keeps it across nights
     rows_sql: str               # SQL file: the view cw_<name> of the customers for which cw_in_scope(key)
-    next_queues: tuple[str, ...] = ()  # queues told of the customers built: tables built from this one, publish
+    next_queues: tuple[str, ...] = ()  # queues told of the customers built: tables built from this one
+    published: UnpublishedRows | None = None  # its publish (and checks') queues, told too
 
     @property
     def state(self) -> str:
@@ -79,6 +81,7 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
         statements += ["CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS true", read_sql(spec.rows_sql),
                        f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM {spec.rows_view}",
                        *(queue_everyone(q) for q in spec.next_queues),
+                       *([queue_every_row(con, spec.published)] if spec.published else []),
                        f"CREATE OR REPLACE TABLE {spec.state} AS SELECT {literal(fingerprint)} AS fingerprint"]
     else:
         statements += [*_moved_facts_sql(spec),
@@ -89,7 +92,9 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
                        f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
                        f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",
                        *(s for q in spec.next_queues
-                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys"))]
+                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys")),
+                       *(queue_keys(con, spec.published, "SELECT customer_key FROM cw_changed_keys")
+                         if spec.published else [])]
     run_sql(con, *statements,
             *(f"CREATE OR REPLACE TABLE {kept} AS SELECT * FROM {now}" for now, kept in spec.facts.items()),
             f"CREATE OR REPLACE TABLE {spec.queue} (customer_key VARCHAR)")

@@ -11,6 +11,8 @@ table's checks last ran (pipelines/check_rows.py): they make it, and empty it.
 
 from dataclasses import dataclass
 
+from pipelines.metadata import column_names
+
 
 @dataclass(frozen=True)
 class UnpublishedRows:
@@ -55,10 +57,7 @@ UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_I
 def _queues(con, rows: UnpublishedRows) -> tuple[str, ...]:
     """The publish queue, and the checks' queue where the table's checks made one (a table without
     checks would fill it for ever)."""
-    checked = bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                               "AND schema_name || '.' || table_name = ?",
-                               [rows.unchecked]).fetchall()[0][0])
-    return (rows.queue, rows.unchecked) if checked else (rows.queue,)
+    return (rows.queue, rows.unchecked) if column_names(con, *rows.unchecked.split(".")) else (rows.queue,)
 
 
 def queue_every_row(con, rows: UnpublishedRows) -> str:

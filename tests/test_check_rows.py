@@ -5,7 +5,7 @@ import duckdb
 import great_expectations as gx
 import pytest
 
-from pipelines import check_rows
+from pipelines import check_memory, check_rows
 from pipelines.checks import duplicate_keys_sql
 from pipelines.gx_bridge import validate_table
 from pipelines.unpublished import UnpublishedRows
@@ -36,8 +36,11 @@ def validate(con):
     return lambda where: validate_table(con, "core.t", "core.t.blocking", EXPECTATIONS, where=where, key_columns=["k"])
 
 
-def suite(con, scope):
-    return check_rows.validate_suite(con, ROWS, "core/t", "gx_blocking", "definition", scope, validate(con))
+def suite(con, scope, definition="definition"):
+    """The suite read as the check step reads it: its outcome remembered with the definition."""
+    outcome, how = check_rows.validate_suite(con, ROWS, "core/t", "gx_blocking", definition, scope, validate(con))
+    check_memory.remember(con, "core/t", "gx_blocking", definition, outcome.success, {}, "run")
+    return outcome, how
 
 
 def test_a_suite_reads_the_rows_written_since_and_recalls_the_failures_of_the_others(con):
@@ -81,19 +84,19 @@ def test_a_queue_naming_every_row_or_another_definition_reads_every_row(con):
     con.execute("INSERT INTO quality.core_t_unchecked VALUES ('k1')")
     scope = check_rows.changed_scope(con, ROWS, rebuild=False)
     assert check_rows.changed_scope(con, ROWS, rebuild=True) is None
-    _, how = check_rows.validate_suite(con, ROWS, "core/t", "gx_blocking", "another definition", scope, validate(con))
+    _, how = suite(con, scope, definition="another definition")
     assert how == "every row"
 
 
 def test_a_uniqueness_check_that_passed_finds_a_new_duplicate_among_the_rows_written(con):
     query = duplicate_keys_sql("core.t", ["a"])
     assert con.execute(query).fetchall() == []
-    check_rows.keep_unique(con, "core/t", "unique_a", "definition", passed=True)
+    check_memory.remember(con, "core/t", "unique_a", "definition", True, {}, "run")
     con.execute(check_rows.checked_sql(ROWS))
     con.execute("INSERT INTO core.t VALUES ('dup', 5, 4); INSERT INTO quality.core_t_unchecked VALUES ('dup')")
     scope = check_rows.changed_scope(con, ROWS, rebuild=False)
     assert check_rows.unique_scoped(con, "core/t", "unique_a", "definition", scope)
     assert (con.execute(check_rows.unique_scope_sql("core.t", ["a"], ROWS, scope)).fetchall()
             == con.execute(query).fetchall() == [(5, 2)])
-    check_rows.keep_unique(con, "core/t", "unique_a", "definition", passed=False)
+    check_memory.remember(con, "core/t", "unique_a", "definition", False, {}, "run")
     assert not check_rows.unique_scoped(con, "core/t", "unique_a", "definition", scope)
