@@ -6,10 +6,10 @@ Readers holding the old file keep their snapshot; new connections see the new on
 build leaves the previous file in place.
 
 The new file starts as a copy of the previous one where the build says which rows changed since
-that file was published (pipelines/unpublished.py): only those keys' rows are replaced, and the
-other tables are copied whole. Anything that could make the previous file differ from what the
-build last published (another file in its place, other settings or publish code, a table built
-whole) copies every table.
+that file was published (pipelines/unpublished.py): only those keys' rows are replaced. The other
+tables, and any whose deleted rows have piled up (pipelines/compaction.py), are copied whole.
+Anything that could make the previous file differ from what the build last published (another
+file in its place, other settings or publish code, a table built whole) copies every table.
 """
 
 
@@ -28,6 +28,7 @@ from connectors.files import content_fingerprint
 from connectors.profiles import load_profiles
 from pipelines import bi_views
 from pipelines.bi_views import describe_published_file
+from pipelines.compaction import needs_rewrite, stored_and_live
 from pipelines.core import core_assets
 from pipelines.marts import marts_assets
 from pipelines.metadata import column_names
@@ -134,7 +135,8 @@ def _copy_table(con: duckdb.DuckDBPyConnection, build: str, table: str, policy: 
         published = [c for c in columns if _column_expr(c, policy)]
         exprs = [_column_expr(c, policy) for c in published]
         keys = _unpublished_keys(cursor, build, table) if reuse else None
-        if keys is not None and published == column_names(cursor, *table.split(".")):
+        if (keys is not None and published == column_names(cursor, *table.split("."))
+                and not needs_rewrite(*stored_and_live(cursor, table))):
             rows = UNPUBLISHED[table]
             cursor.execute("BEGIN")
             cursor.execute(f"DELETE FROM {table} WHERE {rows.row_in_queue(keys)}")

@@ -11,7 +11,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from connectors.values import register_functions
-from pipelines import collector
+from pipelines import collector, compaction
 from pipelines.settings import Settings, load_settings
 
 SCHEMAS = ("raw", "staging", "core", "marts", "quality")
@@ -43,6 +43,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
             if self._held is not None:
+                rewritten = compaction.compact(self._held)
+                if rewritten and context.log:
+                    context.log.info(f"Written again to clear their deleted rows: {', '.join(rewritten)}")
                 self._held.close()
                 self._held = None
         finally:
@@ -81,6 +84,8 @@ def prepare_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> None
     # of log: a night's steps change a few rows of large tables, and each checkpoint rewrites the
     # row groups they touch
     con.execute("SET checkpoint_threshold = '1GB'")
+    # and at that checkpoint no rewrite of the row groups holding deleted rows (pipelines/compaction.py)
+    con.execute(compaction.VACUUM_OFF)
     # DuckDB's cache is otherwise 80% of RAM; above the limit it spills to disk
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
