@@ -15,12 +15,16 @@ WITH sales AS (
     -- a number exported twice: the latest export row wins
     QUALIFY row_number() OVER (PARTITION BY m.order_key ORDER BY s.source_file DESC, s.source_row DESC) = 1
 ),
+-- the scope first (MATERIALIZED): else DuckDB joined every shipment's two map rows before it
+shipments_mapped AS MATERIALIZED (
+    SELECT entity, source_file, source_row, order_key FROM core.order_identity_map
+    WHERE entity = 'inventory_shipments' AND order_key IS NOT NULL
+      AND (NOT getvariable('orders_scoped') OR order_key IN (SELECT order_key FROM cw_order_scope))
+),
 shipment_customer AS (
     SELECT m.order_key, min(c.customer_key) AS customer_key
-    FROM core.order_identity_map m
+    FROM shipments_mapped m
     JOIN core.customer_identity_map c USING (entity, source_file, source_row)
-    WHERE m.entity = 'inventory_shipments' AND m.order_key IS NOT NULL
-      AND (NOT getvariable('orders_scoped') OR m.order_key IN (SELECT order_key FROM cw_order_scope))
     GROUP BY m.order_key
 ),
 shipments AS (
