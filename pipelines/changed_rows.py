@@ -11,23 +11,27 @@ import duckdb
 
 from pipelines import order_scope
 from pipelines.metadata import column_names
+from pipelines.per_customer import create_queue, queue_everyone
 from pipelines.sql_assets import run_sql
 from pipelines.unpublished import UnpublishedRows, queue_every_row, queue_keys
 
 
 def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, view: str, rebuild: bool,
-                       within: str | None = None, order_keys: bool = False, passed_to: tuple[str, ...] = ()) -> str:
+                       within: str | None = None, order_keys: bool = False, passed_to: tuple[str, ...] = (),
+                       customers_to: tuple[str, ...] = ()) -> str:
     """Write `rows.table` from the relation `view` (whole, or the changed keys' rows); what it did.
     With `within` (a relation of keys), `view` holds only those keys' rows and only they are
     compared. With `order_keys`, the order_key of each changed row, before and after, is queued
     for core.orders (pipelines/order_scope.py). With `passed_to`, queues with the key's columns
     that later steps read, the changed keys are added to those that exist (a row of NULLs: every
-    key)."""
+    key). With `customers_to`, queues of customers to build again (pipelines/per_customer.py), the
+    customer_key of each changed row, before and after, is queued (a NULL: every customer)."""
     table = rows.table
     passed_on = [queue for queue in passed_to if column_names(con, *queue.split("."))]
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:
         run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(con, rows),
                 *(order_scope.queue_every_order_sql() if order_keys else []),
+                *(queue_everyone(queue) for queue in customers_to),
                 *(f"INSERT INTO {queue} VALUES ({', '.join('NULL' for _ in rows.key)})" for queue in passed_on))
         return "derived whole"
     changed = rows.row_in_queue("cw_rows_changed")
@@ -45,6 +49,10 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
             *(order_scope.queue_order_keys_sql(f"SELECT order_key FROM {table} WHERE {changed} "
                                                f"UNION SELECT order_key FROM cw_rows_now WHERE {changed}")
               if order_keys else []),
+            *(s for queue in customers_to for s in (
+                create_queue(queue),
+                f"INSERT INTO {queue} SELECT customer_key FROM (SELECT customer_key FROM {table} WHERE {changed} "
+                f"UNION SELECT customer_key FROM cw_rows_now WHERE {changed}) WHERE customer_key IS NOT NULL")),
             f"DELETE FROM {table} WHERE {changed}",
             f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {changed}",
             *queue_keys(con, rows, f"SELECT {rows.columns} FROM cw_rows_changed"),

@@ -8,7 +8,9 @@ from pipelines import order_scope, order_to_delivery, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity import load_identity_settings, reconcile_orders, resolve_customers, write_order_references
 from pipelines.metadata import table_metadata
-from pipelines.per_customer import PerCustomerTable, build_per_customer
+from pipelines.per_customer import (
+    CUSTOMER_360_FACTS_QUEUE, CUSTOMER_360_QUEUE, CUSTOMERS_FACTS_QUEUE, CUSTOMERS_QUEUE, PerCustomerTable, build_per_customer,
+)
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import SQL_DIR, run_sql, run_sql_files
 from pipelines.staging import staging_key
@@ -112,10 +114,10 @@ def _simple_sql_asset(key: dg.AssetKey, deps: list, description: str) -> dg.Asse
 
 
 def _places_sql_asset(key: dg.AssetKey, deps: list, description: str, rows: unpublished.UnpublishedRows,
-                      scope: record_places.PlacesScope) -> dg.AssetsDefinition:
+                      scope: record_places.PlacesScope, customers_to: tuple[str, ...] = ()) -> dg.AssetsDefinition:
     """A table from its SQL file (the view cw_<table>), written by the rows that changed: whole, or
     on a night only at the places whose staged record or identity-map rows changed, whose orders
-    core.orders then derives again."""
+    core.orders then derives again (and whose customers the `customers_to` queues' tables)."""
     table = key.path[-1]
     # the keys a night derives: the places themselves, or the keys of the rows there
     keys = f"cw_{table}_keys" if scope.keys_sql else scope.places
@@ -128,7 +130,8 @@ def _places_sql_asset(key: dg.AssetKey, deps: list, description: str, rows: unpu
             bind_scope(con, f"{table}_scoped", keys, ", ".join(f"{c} {t}" for c, t in rows.key.items()), scoped)
             run_sql_files(con, f"core/{table}.sql")
             update = write_changed_rows(con, rows, f"cw_{table}", warehouse.full_rebuild,
-                                        within=keys if scoped else None, order_keys=True)
+                                        within=keys if scoped else None, order_keys=True,
+                                        customers_to=customers_to)
             derived = con.execute(f"SELECT count(*) FROM {scope.places}").fetchall()[0][0] if scoped else None
             run_sql(con, *record_places.places_derived_sql(scope, fingerprint))
             return dg.MaterializeResult(metadata={
@@ -153,7 +156,7 @@ tickets = _places_sql_asset(
     "Support tickets with the customer who raised them and the order they concern, category, "
     "timestamps (UTC) and CSAT score. A night derives again only the tickets whose staged record, "
     "customer or order changed.",
-    unpublished.TICKETS, record_places.TICKET_PLACES,
+    unpublished.TICKETS, record_places.TICKET_PLACES, customers_to=(CUSTOMER_360_FACTS_QUEUE,),
 )
 campaigns = _simple_sql_asset(
     CAMPAIGNS, [staging_key("marketing_campaigns")],
@@ -177,7 +180,8 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
         run_sql_files(con, "core/orders.sql")
         update = write_changed_rows(con, unpublished.ORDERS, "cw_orders", warehouse.full_rebuild,
                                     within="cw_order_scope" if scoped else None,
-                                    passed_to=(order_to_delivery.ORDERS_QUEUE,))
+                                    passed_to=(order_to_delivery.ORDERS_QUEUE,),
+                                    customers_to=(CUSTOMERS_FACTS_QUEUE, CUSTOMER_360_FACTS_QUEUE))
         derived = con.execute("SELECT count(*) FROM cw_order_scope").fetchall()[0][0] if scoped else None
         run_sql(con, *order_scope.orders_derived_sql(fingerprint))
         return dg.MaterializeResult(metadata={
@@ -189,9 +193,9 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 CUSTOMERS_BY_KEY = PerCustomerTable(
-    table="core.customers", queue="core.customer_keys_changed",
+    table="core.customers", queue=CUSTOMERS_QUEUE, facts_queue=CUSTOMERS_FACTS_QUEUE,
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
-    rows_sql="core/customers.sql", next_queues=("marts.customer_360_keys_changed",), published=unpublished.CUSTOMERS,
+    rows_sql="core/customers.sql", next_queues=(CUSTOMER_360_QUEUE,), published=unpublished.CUSTOMERS,
 )
 
 

@@ -28,7 +28,7 @@ from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
                                         read_state, score_pairs, score_touched_pairs, write_state)
 from pipelines.metadata import column_names
-from pipelines.per_customer import queue_everyone
+from pipelines.per_customer import CUSTOMERS_QUEUE, queue_everyone
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
 from pipelines.staging_sql import ident, literal
 from pipelines.unpublished import queue_every_row
@@ -589,7 +589,7 @@ def write_identity_map(con: duckdb.DuckDBPyConnection, changed_only: bool = Fals
                 *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue, moved("'support_tickets'")))
     else:
         run_sql(con, "CREATE OR REPLACE TABLE core.customer_identity_map AS SELECT * FROM cw_identity_map_rows",
-                queue_everyone("core.customer_keys_changed"), queue_every_row(con, unpublished.CUSTOMER_IDENTITY_MAP),
+                queue_everyone(CUSTOMERS_QUEUE), queue_every_row(con, unpublished.CUSTOMER_IDENTITY_MAP),
                 *record_places.queue_places_sql(con, record_places.ORDER_QUEUE, "VALUES ('crm_sales_orders', NULL, NULL)"),
                 *record_places.queue_places_sql(con, record_places.TICKET_PLACES.queue,
                                                 "VALUES ('support_tickets', NULL, NULL)"))

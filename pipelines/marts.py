@@ -12,7 +12,7 @@ from connectors.profiles import SCHEMAS_DIR
 from pipelines import unpublished
 from pipelines.core import CUSTOMER_IDENTITY_MAP, CUSTOMERS, FULFILMENTS, ORDERS, TICKETS
 from pipelines.metadata import markdown_table, table_metadata
-from pipelines.per_customer import PerCustomerTable, build_per_customer
+from pipelines.per_customer import CUSTOMER_360_FACTS_QUEUE, CUSTOMER_360_QUEUE, PerCustomerTable, build_per_customer
 from pipelines.order_to_delivery import build_order_to_delivery
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import run_sql_files
@@ -97,7 +97,7 @@ def onboarding_cohorts_monthly(warehouse: WarehouseResource) -> dg.MaterializeRe
 
 
 CUSTOMER_360_BY_KEY = PerCustomerTable(
-    table="marts.customer_360", queue="marts.customer_360_keys_changed",
+    table="marts.customer_360", queue=CUSTOMER_360_QUEUE, facts_queue=CUSTOMER_360_FACTS_QUEUE,
     facts_sql="marts/customer_360_facts.sql",
     facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
     rows_sql="marts/customer_360.sql", published=unpublished.CUSTOMER_360,

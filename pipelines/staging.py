@@ -203,12 +203,15 @@ def write_history(con, entity: Entity, keep: str, snapshot_profiles: list[str], 
         return "derived again"
     same_load = same_load_sql("h", "t")
     if typed_dropped == 0:
-        # the typed rows of loads the versions do not hold
+        # the typed rows of loads the versions do not hold: the loads first, whose rows (stored
+        # together) the scan then finds without reading the others
+        loads = "load_id, file_hash, source_sheet"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE cw_new_typed AS
             SELECT * FROM {typed} t
-            WHERE NOT EXISTS (SELECT 1 FROM (SELECT DISTINCT load_id, file_hash, source_sheet FROM {versions}) h
-                              WHERE {same_load})""")
+            WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {loads} FROM {typed}
+                                         EXCEPT SELECT DISTINCT {loads} FROM {versions}) h
+                          WHERE {same_load})""")
         try:
             if _only_adds(con, entity, versions, snapshot_profiles):
                 record_places.queue_appended(con, entity.name, "cw_new_typed")

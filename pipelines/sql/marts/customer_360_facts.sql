@@ -1,4 +1,5 @@
--- Each customer's orders and tickets, for marts.customer_360.
+-- Each customer's orders and tickets, for marts.customer_360 (of the customers for which
+-- cw_in_scope(key), pipelines/per_customer.py).
 CREATE OR REPLACE TEMP TABLE cw_360_order_facts AS
 SELECT customer_key,
        count(*) AS orders,
@@ -9,7 +10,7 @@ SELECT customer_key,
        max(ordered_at) AS last_order_at,
        arg_min(campaign, ordered_at) AS first_order_campaign
 FROM core.orders
-WHERE status <> 'cancelled' AND customer_key IS NOT NULL
+WHERE status <> 'cancelled' AND customer_key IS NOT NULL AND cw_in_scope(customer_key)
 GROUP BY customer_key;
 
 CREATE OR REPLACE TEMP TABLE cw_360_ticket_facts AS
@@ -18,5 +19,5 @@ SELECT customer_key,
        count(csat_score) AS csat_responses,
        avg(csat_score) AS csat_mean_score
 FROM core.tickets
-WHERE customer_key IS NOT NULL
+WHERE customer_key IS NOT NULL AND cw_in_scope(customer_key)
 GROUP BY customer_key;
