@@ -14,6 +14,9 @@ from pipelines.staging_sql import ident
 VACUUM_OFF = "SET max_vacuum_tasks = 0"
 # a table whose deleted rows reach this share of its stored rows is written again
 DELETED_SHARE = 0.25
+# at the end of a run, tables of fewer stored rows are passed over: less than a row group holds
+# too few deleted rows to matter
+MIN_ROWS = 122_880
 
 
 def stored_and_live(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> tuple[int, int]:
@@ -33,10 +36,11 @@ def needs_rewrite(stored: int, live: int) -> bool:
 
 def compact(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Write again, with its definition and rows unchanged, every table of the connection's
-    database that `needs_rewrite`. Returns those tables."""
+    database of at least MIN_ROWS stored rows that `needs_rewrite`. Returns those tables."""
     tables = [f"{s}.{t}" for s, t in con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND NOT temporary ORDER BY ALL").fetchall()]
+        "WHERE database_name = current_database() AND NOT temporary AND estimated_size >= ? "
+        "ORDER BY ALL", [MIN_ROWS]).fetchall()]
     rewritten = [table for table in tables if needs_rewrite(*stored_and_live(con, table))]
     for table in rewritten:
         quoted = ".".join(ident(part) for part in table.split("."))

@@ -195,7 +195,7 @@ def orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
 CUSTOMERS_BY_KEY = PerCustomerTable(
     table="core.customers", queue=CUSTOMERS_QUEUE, facts_queue=CUSTOMERS_FACTS_QUEUE,
     facts_sql="core/customer_order_facts.sql", facts={"cw_order_facts": "core.customer_order_facts"},
-    rows_sql="core/customers.sql", next_queues=(CUSTOMER_360_QUEUE,), published=unpublished.CUSTOMERS,
+    rows_sql="core/customers.sql", next_queues=(CUSTOMER_360_QUEUE, order_to_delivery.CUSTOMERS_QUEUE), published=unpublished.CUSTOMERS,
 )
 
 

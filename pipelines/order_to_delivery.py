@@ -9,7 +9,8 @@ The mart's medians read every order, so it is computed in three layers kept in t
 A night derives the facts of the orders whose inputs may have changed: those core.orders wrote
 again (its step passes their keys to `marts.order_to_delivery_orders_changed`), those whose
 fulfilment tickets' scores changed and those whose customer's region changed (both compared with
-what the facts last read, kept beside them). Only the months of the facts that changed, before or
+what the facts last read, kept beside them; the regions only of the customers core.customers
+built again since, which its step passes to `marts.order_to_delivery_customers_changed`). Only the months of the facts that changed, before or
 after, are grouped again, and the overall groups; a night that changed no fact keeps the mart.
 A first build, a full rebuild, another SQL, time zone, go-live date, CSAT threshold or cycle end
 (delivery or shipment) derives every fact (the fingerprint kept in
@@ -29,6 +30,7 @@ GROUPS = "marts.order_to_delivery_groups"
 ORDERS_QUEUE = "marts.order_to_delivery_orders_changed"
 TICKETS_READ = "marts.order_to_delivery_ticket_facts"   # the tickets' facts per order the facts read
 REGIONS_READ = "marts.order_to_delivery_regions"        # each customer's region the facts read
+CUSTOMERS_QUEUE = "marts.order_to_delivery_customers_changed"  # customers built again since (a NULL: all)
 STATE = "marts.order_to_delivery_monthly_state"
 SQL_FILES = ("marts/order_to_delivery_facts.sql", "marts/order_to_delivery_groups.sql",
              "marts/order_to_delivery_monthly.sql")
@@ -66,18 +68,21 @@ def _scoped(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     """cw_otd_orders: the orders whose facts may have changed since they were derived; False
     (derive every order) when that cannot be known."""
     present = all(column_names(con, *t.split(".")) for t in
-                  ("marts.order_to_delivery_monthly", FACTS, GROUPS, ORDERS_QUEUE, TICKETS_READ, REGIONS_READ))
+                  ("marts.order_to_delivery_monthly", FACTS, GROUPS, ORDERS_QUEUE, TICKETS_READ, REGIONS_READ,
+                   CUSTOMERS_QUEUE))
     if not present or not fingerprint_kept(con, STATE, fingerprint):
         return False
     [(whole,)] = con.execute(f"SELECT count(*) FROM {ORDERS_QUEUE} WHERE order_key IS NULL").fetchall()
     if whole:
         return False
+    [(everyone,)] = con.execute(f"SELECT count(*) FROM {CUSTOMERS_QUEUE} WHERE customer_key IS NULL").fetchall()
+    built = "" if everyone else f"WHERE customer_key IN (SELECT customer_key FROM {CUSTOMERS_QUEUE})"
     run_sql(con, f"""
         CREATE OR REPLACE TEMP TABLE cw_otd_regions_moved AS
         SELECT customer_key FROM (
-            (SELECT customer_key, region FROM core.customers EXCEPT SELECT * FROM {REGIONS_READ})
+            (SELECT customer_key, region FROM core.customers {built} EXCEPT SELECT * FROM {REGIONS_READ} {built})
             UNION ALL
-            (SELECT * FROM {REGIONS_READ} EXCEPT SELECT customer_key, region FROM core.customers))""", f"""
+            (SELECT * FROM {REGIONS_READ} {built} EXCEPT SELECT customer_key, region FROM core.customers {built}))""", f"""
         CREATE OR REPLACE TEMP TABLE cw_otd_orders AS
         SELECT order_key FROM {ORDERS_QUEUE}
         UNION
@@ -94,7 +99,8 @@ def _inputs_read_sql(scoped: bool) -> list[str]:
     """What the facts read of tickets and regions, kept to be compared the next night; the queue emptied."""
     regions = "SELECT customer_key, region FROM core.customers"
     kept = [f"CREATE OR REPLACE TABLE {TICKETS_READ} AS SELECT * FROM cw_otd_ticket_facts",
-            f"CREATE OR REPLACE TABLE {ORDERS_QUEUE} (order_key VARCHAR)"]
+            f"CREATE OR REPLACE TABLE {ORDERS_QUEUE} (order_key VARCHAR)",
+            f"CREATE OR REPLACE TABLE {CUSTOMERS_QUEUE} (customer_key VARCHAR)"]
     if not scoped:
         return [*kept, f"CREATE OR REPLACE TABLE {REGIONS_READ} AS {regions}"]
     # most nights move no region: only the customers whose region moved are written

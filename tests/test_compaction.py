@@ -26,7 +26,8 @@ def _rows(con, table: str) -> list[tuple]:
     return sorted(con.execute(f"SELECT * FROM {table}").fetchall())
 
 
-def test_a_table_is_written_again_once_a_quarter_of_its_stored_rows_are_deleted(tmp_path):
+def test_a_table_is_written_again_once_a_quarter_of_its_stored_rows_are_deleted(tmp_path, monkeypatch):
+    monkeypatch.setattr(compaction, "MIN_ROWS", 0)
     con = duckdb.connect(str(tmp_path / "build.duckdb"))
     con.execute(VACUUM_OFF)
     con.execute("CREATE SCHEMA core")
@@ -48,13 +49,17 @@ def test_a_table_is_written_again_once_a_quarter_of_its_stored_rows_are_deleted(
     assert stored_and_live(con, "core.t") == (300_000, 300_000)
     assert _rows(con, "core.t") == before
     assert stored_and_live(con, "core.small") == (10, 10)
+    monkeypatch.setattr(compaction, "MIN_ROWS", 122_880)
+    _replace_rows(con, "core.small", 0.5)
+    assert compact(con) == []  # too small to matter
     # the table keeps its definition
     assert con.execute("SELECT is_nullable FROM information_schema.columns "
                        "WHERE table_name = 't' AND column_name = 'id'").fetchone() == ("NO",)
     con.close()
 
 
-def test_a_run_clears_the_deleted_rows_of_the_build_and_copies_a_published_table_that_holds_many(tmp_path):
+def test_a_run_clears_the_deleted_rows_of_the_build_and_copies_a_published_table_that_holds_many(tmp_path, monkeypatch):
+    monkeypatch.setattr(compaction, "MIN_ROWS", 0)  # the sample's tables are smaller than a row group
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     first = nightly_run_in(tmp_path, landing)
