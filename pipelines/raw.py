@@ -378,8 +378,9 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
             con.execute(f"INSERT INTO {CARRIED_LOADS} SELECT $entity, load_id, file_hash, source_sheet, $l_load_id, "
                         "$l_file_hash FROM cw_carried",
                         {"entity": entity.name, "l_load_id": params["l_load_id"], "l_file_hash": params["l_file_hash"]})
-        unkept = f"WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if kept else ""
-        con.execute(f"INSERT INTO {stored} BY NAME SELECT * FROM ({landed}) {unkept}", params)
+        # the rows already there left out before the cells are laid out, not after (0.1 s a 450k-row export)
+        unkept = f" WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if kept else ""
+        con.execute(f"INSERT INTO {stored} BY NAME {landed}{unkept}", params)
         for name in ("cw_leaving_origins", "cw_rows_there", "cw_carried"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     finally:
