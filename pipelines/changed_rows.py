@@ -24,8 +24,9 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
     compared. With `order_keys`, the order_key of each changed row, before and after, is queued
     for core.orders (pipelines/order_scope.py). With `passed_to`, queues with the key's columns
     that later steps read, the changed keys are added to those that exist (a row of NULLs: every
-    key). With `customers_to`, queues of customers to build again (pipelines/per_customer.py), the
-    customer_key of each changed row, before and after, is queued (a NULL: every customer)."""
+    key). With `customers_to`, queues of the customers whose facts may have moved
+    (pipelines/per_customer.py), the customer_key of each changed row, before and after, is queued
+    (a NULL: every customer)."""
     table = rows.table
     passed_on = [queue for queue in passed_to if column_names(con, *queue.split("."))]
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:

@@ -3,7 +3,7 @@
 A night replaces a few rows of large tables (delete, then insert). DuckDB's checkpoint would merge
 the row groups holding deleted rows ("vacuum"), rewriting much of each such table every night: at
 1M orders it made the build's closing checkpoint 2.7 s against 0.8 s, and the published file's
-1.7 s against 0.2 s. Both run with vacuum off (`VACUUM_OFF`), which still drops a row group whose
+1.7 s against 0.3 s. Both run with vacuum off (`VACUUM_OFF`), which still drops a row group whose
 rows are all deleted; the rest wait here until they are worth one rewrite.
 """
 

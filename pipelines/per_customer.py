@@ -54,15 +54,15 @@ def queue_everyone(queue: str) -> str:
     return f"CREATE OR REPLACE TABLE {queue} AS SELECT NULL::VARCHAR AS customer_key"
 
 
+_in_fact_keys = "customer_key IN (SELECT customer_key FROM cw_fact_keys)"
+
+
 def _moved_facts_sql(spec: PerCustomerTable) -> list[str]:
     """Queue the customers in cw_fact_keys whose facts differ from the kept ones, either way."""
     return [f"""INSERT INTO {spec.queue}
                 SELECT customer_key FROM ((SELECT * FROM {now} EXCEPT SELECT * FROM {kept} WHERE {_in_fact_keys})
                                           UNION ALL (SELECT * FROM {kept} WHERE {_in_fact_keys} EXCEPT SELECT * FROM {now}))"""
             for now, kept in spec.facts.items()]
-
-
-_in_fact_keys = "customer_key IN (SELECT customer_key FROM cw_fact_keys)"
 
 
 def _builds_whole(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, fingerprint: str) -> bool:

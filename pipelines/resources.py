@@ -43,11 +43,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
             if self._held is not None:
-                rewritten = compaction.compact(self._held)
-                if rewritten and context.log:
-                    context.log.info(f"Written again to clear their deleted rows: {', '.join(rewritten)}")
-                self._held.close()
-                self._held = None
+                try:
+                    rewritten = compaction.compact(self._held)
+                    if rewritten and context.log:
+                        context.log.info(f"Written again to clear their deleted rows: {', '.join(rewritten)}")
+                finally:
+                    self._held.close()
+                    self._held = None
         finally:
             if self._collector_before is not None:
                 collector.restore(self._collector_before)
