@@ -10,7 +10,7 @@ only them too. A first build, a full rebuild or a change of columns writes the t
 import duckdb
 
 from pipelines import order_scope
-from pipelines.metadata import column_names
+from pipelines.metadata import column_names, table_exists
 from pipelines.per_customer import create_queue, queue_everyone
 from pipelines.sql_assets import run_sql
 from pipelines.unpublished import UnpublishedRows, queue_every_row, queue_keys
@@ -28,7 +28,7 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
     (pipelines/per_customer.py), the customer_key of each changed row, before and after, is queued
     (a NULL: every customer)."""
     table = rows.table
-    passed_on = [queue for queue in passed_to if column_names(con, *queue.split("."))]
+    passed_on = [queue for queue in passed_to if table_exists(con, queue)]
     if rebuild or column_names(con, *table.split(".")) != con.sql(f"SELECT * FROM {view} LIMIT 0").columns:
         run_sql(con, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {view}", queue_every_row(con, rows),
                 *(order_scope.queue_every_order_sql() if order_keys else []),

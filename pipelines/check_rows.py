@@ -23,53 +23,37 @@ import duckdb
 from connectors.profiles import load_entities
 from pipelines import check_memory
 from pipelines.gx_bridge import _META_KEY, ExpectationOutcome, SuiteOutcome
-from pipelines.metadata import column_names
+from pipelines.metadata import table_exists
+from pipelines.record_places import QUEUE_COLUMNS
 from pipelines.staging_sql import ident
-from pipelines.record_places import QUEUE_COLUMNS, unchecked_queue
 from pipelines.unpublished import UNPUBLISHED, UnpublishedRows
 
+
 @dataclass(frozen=True)
-class StagedRows:
-    """staging.<entity>: its current records, by place, as the checks read them."""
-    entity: str
-    key = {"source_file": "VARCHAR", "source_row": "BIGINT"}
-    queue_columns = QUEUE_COLUMNS
+class StagedRows(UnpublishedRows):
+    """staging.<entity>: its current records by place. Its checks' queue is one of the place queues
+    (pipelines/record_places.py), which name the entity too."""
 
     @property
-    def table(self) -> str:
-        return f"staging.{self.entity}"
-
-    @property
-    def unchecked(self) -> str:
-        return unchecked_queue(self.entity)
-
-    @property
-    def columns(self) -> str:
-        return ", ".join(self.key)
-
-    def row_in_queue(self, queue: str) -> str:
-        return f"({self.columns}) IN (SELECT {self.columns} FROM {queue})"
+    def queue_columns(self) -> str:
+        return QUEUE_COLUMNS
 
 
-Checked = UnpublishedRows | StagedRows
 
-
-def checked_rows(table: str) -> Checked | None:
+def checked_rows(table: str) -> UnpublishedRows | None:
     """How the table's checks find the rows written since they last ran, if they can."""
     schema, name = table.split(".")
-    return UNPUBLISHED.get(table) or (StagedRows(name) if schema == "staging" and name in load_entities() else None)
+    if schema == "staging" and name in load_entities():
+        return StagedRows(table, {"source_file": "VARCHAR", "source_row": "BIGINT"})
+    return UNPUBLISHED.get(table)
 
 
 SCOPE = "cw_unchecked"
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(column_names(con, *table.split(".")))
-
-
-def changed_scope(con: duckdb.DuckDBPyConnection, rows: Checked, rebuild: bool) -> str | None:
+def changed_scope(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, rebuild: bool) -> str | None:
     """cw_unchecked: the keys written since the checks last ran; None when every row must be read."""
-    if rebuild or not _exists(con, rows.unchecked):
+    if rebuild or not table_exists(con, rows.unchecked):
         return None
     first = next(iter(rows.key))
     [(whole,)] = con.execute(f"SELECT count(*) FROM {rows.unchecked} WHERE {first} IS NULL").fetchall()
@@ -79,7 +63,7 @@ def changed_scope(con: duckdb.DuckDBPyConnection, rows: Checked, rebuild: bool) 
     return SCOPE
 
 
-def checked_sql(rows: Checked) -> str:
+def checked_sql(rows: UnpublishedRows) -> str:
     """The queue emptied (created on a build without it) once the table's checks have run."""
     return f"CREATE OR REPLACE TABLE {rows.unchecked} ({rows.queue_columns})"
 
@@ -93,23 +77,21 @@ def unchanged_result(con: duckdb.DuckDBPyConnection, asset_key: str, check: str,
     return check_memory.recall(con, asset_key, check, definition)
 
 
-def _failing_table(rows: Checked, check: str) -> str:
+def _failing_table(rows: UnpublishedRows, check: str) -> str:
     return f"quality.{rows.table.replace('.', '_')}_{check}_failing"
 
 
-def validate_suite(con: duckdb.DuckDBPyConnection, rows: Checked, asset_key: str, check: str,
+def validate_suite(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, asset_key: str, check: str,
                    definition: str, scope: str | None, validate) -> tuple[SuiteOutcome, str]:
     """The suite's outcome over the whole table, and which rows were read. `validate(where)`
     runs the suite on the rows `where` selects (None: every row) and returns its SuiteOutcome with
     the failing rows' keys and bits (SuiteOutcome.failing)."""
     failing = _failing_table(rows, check)
-    scoped = (scope is not None and _exists(con, failing)
+    scoped = (scope is not None and table_exists(con, failing)
               and check_memory.recall(con, asset_key, check, definition) is not None)
     if not scoped:
         outcome = validate(None)
-        con.register("cw_failing_found", outcome.failing)
-        con.execute(f"CREATE OR REPLACE TABLE {failing} AS SELECT * FROM cw_failing_found")
-        con.unregister("cw_failing_found")
+        _keep_failing(con, failing, outcome.failing, None)
         return outcome, "every row"
     in_scope = rows.row_in_queue(scope)
     read = validate(in_scope)
@@ -126,19 +108,27 @@ def validate_suite(con: duckdb.DuckDBPyConnection, rows: Checked, asset_key: str
             sample += _recalled_sample(con, rows, failing, in_scope, i, read.sample_columns[i], SAMPLE - len(sample))
         outcomes.append(replace(outcome, unexpected_count=unexpected, unexpected_sample=sample,
                                 success=outcome.error is None and unexpected == 0))
-    con.register("cw_failing_found", read.failing)
-    con.execute(f"DELETE FROM {failing} WHERE {in_scope}")
-    con.execute(f"INSERT INTO {failing} SELECT * FROM cw_failing_found")
-    con.unregister("cw_failing_found")
+    _keep_failing(con, failing, read.failing, in_scope)
     combined = replace(read, success=all(o.success for o in outcomes), outcomes=outcomes, rows_checked=total,
                        gx_results=[_as_whole(r, outcomes, total) for r in read.gx_results])
     return combined, f"{read.rows_checked} rows written since the last check read; the others' failures recalled"
 
 
+def _keep_failing(con: duckdb.DuckDBPyConnection, failing: str, found, read: str | None) -> None:
+    """The failing rows `found` kept in place of those of the rows read (`read`; None: every row)."""
+    con.register("cw_failing_found", found)
+    if read is None:
+        con.execute(f"CREATE OR REPLACE TABLE {failing} AS SELECT * FROM cw_failing_found")
+    else:
+        con.execute(f"DELETE FROM {failing} WHERE {read}")
+        con.execute(f"INSERT INTO {failing} SELECT * FROM cw_failing_found")
+    con.unregister("cw_failing_found")
+
+
 SAMPLE = 5
 
 
-def _recalled_sample(con, rows: Checked, failing: str, in_scope: str, bit: int, columns: list[str],
+def _recalled_sample(con, rows: UnpublishedRows, failing: str, in_scope: str, bit: int, columns: list[str],
                      room: int) -> list:
     """Values of rows that failed before and were not written since, as GX lists them."""
     if not columns:
@@ -175,7 +165,7 @@ def _as_whole(result, outcomes: list[ExpectationOutcome], total: int):
     return result
 
 
-def unique_scope_sql(table: str, columns: list[str], rows: Checked, scope: str) -> str:
+def unique_scope_sql(table: str, columns: list[str], rows: UnpublishedRows, scope: str) -> str:
     """The duplicate key values among the rows of the queued keys' key values."""
     keys = ", ".join(ident(c) for c in columns)
     return f"""SELECT {keys}, count(*) AS copies FROM {table}
@@ -183,8 +173,7 @@ def unique_scope_sql(table: str, columns: list[str], rows: Checked, scope: str) 
                GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC, {keys}"""
 
 
-def unique_scoped(con: duckdb.DuckDBPyConnection, asset_key: str, check: str, definition: str,
-                  scope: str | None) -> bool:
-    """Whether a uniqueness check may read only the queued rows: it passed when it last read."""
-    earlier = None if scope is None else check_memory.recall(con, asset_key, check, definition)
-    return earlier is not None and earlier[0] is True
+def unique_scoped(earlier: tuple[bool, dict, str] | None, scope: str | None) -> bool:
+    """Whether a uniqueness check may read only the queued rows: it passed when it last read
+    (`earlier`, its result recalled: check_memory.recall)."""
+    return scope is not None and earlier is not None and earlier[0] is True

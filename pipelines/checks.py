@@ -175,8 +175,7 @@ def sql_check(asset: dg.AssetKey, name: str, description: str, query: str, block
         if earlier and reads is not None:
             passed, details = earlier[0], {**earlier[1], "reused_from_run": earlier[2]}
         else:
-            scoped = (scoped_query is not None and not warehouse.full_rebuild
-                      and check_rows.unique_scoped(con, key, name, read, scope))
+            scoped = scoped_query is not None and check_rows.unique_scoped(earlier, scope)
             failures = con.execute(scoped_query(scope) if scoped else query).df()
             passed = failures.empty
             details = {"failures": int(len(failures)),

@@ -26,6 +26,11 @@ def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str, databa
         "AND schema_name = ? AND table_name = ? ORDER BY column_index", [database, schema, table]).fetchall()]
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `schema.table` exists in the connection's own database."""
+    return bool(column_names(con, *table.split(".")))
+
+
 def replace_with_view(con: duckdb.DuckDBPyConnection, schema: str, name: str, select_sql: str) -> None:
     """The view schema.name AS select_sql, in place of a table of that name left by a build made
     before the view."""

@@ -21,7 +21,7 @@ import duckdb
 
 from connectors.files import content_fingerprint
 from pipelines.changed_rows import bind_scope
-from pipelines.metadata import column_names
+from pipelines.metadata import table_exists
 from pipelines.record_places import fingerprint_kept, keep_fingerprint_sql
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql
 
@@ -67,7 +67,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, cycle_end: str) -> str:
 def _scoped(con: duckdb.DuckDBPyConnection, fingerprint: str) -> bool:
     """cw_otd_orders: the orders whose facts may have changed since they were derived; False
     (derive every order) when that cannot be known."""
-    present = all(column_names(con, *t.split(".")) for t in
+    present = all(table_exists(con, t) for t in
                   ("marts.order_to_delivery_monthly", FACTS, GROUPS, ORDERS_QUEUE, TICKETS_READ, REGIONS_READ,
                    CUSTOMERS_QUEUE))
     if not present or not fingerprint_kept(con, STATE, fingerprint):

@@ -27,7 +27,7 @@ import duckdb
 
 from connectors.profiles import load_entities
 from pipelines import unpublished
-from pipelines.metadata import column_names
+from pipelines.metadata import column_names, table_exists
 from pipelines.staging_sql import literal
 
 PERSON_QUEUE = "staging.record_places_changed"
@@ -78,15 +78,10 @@ TICKET_PLACES = PlacesScope(
 UNMATCHED_QUEUE = "core.unmatched_ref_places_changed"
 
 
-def unchecked_queue(entity: str) -> str:
-    """The places whose staged record changed since staging.<entity>'s checks last ran
-    (pipelines/check_rows.py)."""
-    return f"quality.staging_{entity}_unchecked"
-
-
 QUEUES = {PERSON_QUEUE: PERSON_ENTITIES, REFERENCE_QUEUE: REFERENCE_ENTITIES, ORDER_QUEUE: ("crm_sales_orders",),
           **{scope.queue: (scope.entity,) for scope in (FULFILMENT_PLACES, TICKET_PLACES)},
-          **{unchecked_queue(entity): (entity,) for entity in load_entities()}}
+          # the places whose staged record changed since staging.<entity>'s checks last ran
+          **{unpublished.unchecked_queue(f"staging.{entity}"): (entity,) for entity in load_entities()}}
 # filled by the order references step; NULL places: every record
 ORDER_MAP_QUEUE = "core.order_map_places_changed"
 # what the order map was derived with (its SQL and the fallback settings)
@@ -99,13 +94,9 @@ REFERENCES_STATE = "core.order_references_state"
 QUEUE_COLUMNS = "entity VARCHAR, source_file VARCHAR, source_row BIGINT"
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(column_names(con, *table.split(".")))
-
-
 def fingerprint_kept(con: duckdb.DuckDBPyConnection, state: str, fingerprint: str) -> bool:
     """Whether the state table `state` (a build without it: no) holds `fingerprint`."""
-    return _exists(con, state) and bool(
+    return table_exists(con, state) and bool(
         con.execute(f"SELECT count(*) FROM {state} WHERE fingerprint = ?", [fingerprint]).fetchall()[0][0])
 
 
@@ -114,7 +105,7 @@ def keep_fingerprint_sql(state: str, fingerprint: str) -> str:
 
 
 def _queues_of(con: duckdb.DuckDBPyConnection, entity: str) -> list[str]:
-    return [queue for queue, entities in QUEUES.items() if entity in entities and _exists(con, queue)]
+    return [queue for queue, entities in QUEUES.items() if entity in entities and table_exists(con, queue)]
 
 
 def _current_places_sql(history: str) -> str:
@@ -176,7 +167,7 @@ def staged_views(con: duckdb.DuckDBPyConnection, places: str | None) -> None:
     for entity in PERSON_ENTITIES:
         con.execute(f"CREATE OR REPLACE TEMP VIEW cw_staged_{entity} AS {at_places(f'staging.{entity}', entity)}")
     for view, table in (("cw_order_references", "core.order_references"), ("cw_records_in_scope", "core.customer_records")):
-        if _exists(con, table):  # none yet on a first build
+        if table_exists(con, table):  # none yet on a first build
             con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {at_places(table)}")
 
 
@@ -184,7 +175,7 @@ def queue_holds_places(con: duckdb.DuckDBPyConnection, table: str, queue: str, s
     """Whether `queue` says where `table` may have changed: the table, its queue and its state
     are there, the state holds `fingerprint` (what the table was derived with), and the queue
     names no whole entity."""
-    return (_exists(con, table) and _exists(con, queue) and fingerprint_kept(con, state, fingerprint)
+    return (table_exists(con, table) and table_exists(con, queue) and fingerprint_kept(con, state, fingerprint)
             and not _has_whole_entity(con, queue))
 
 
@@ -205,13 +196,13 @@ def references_written_sql(con: duckdb.DuckDBPyConnection, fingerprint: str, sco
     the places naming an order number they held before or hold now (cw_numbers_touched), whose
     order may have become known or unknown; the reference queue emptied and the patterns kept."""
     passed_on = []
-    if _exists(con, PERSON_QUEUE):
+    if table_exists(con, PERSON_QUEUE):
         passed_on = ([f"INSERT INTO {PERSON_QUEUE} SELECT * FROM cw_reference_places UNION "
                       "SELECT entity, source_file, source_row FROM core.order_references "
                       "WHERE order_number IN (SELECT order_number FROM cw_numbers_moved)"] if scoped else
                      [f"INSERT INTO {PERSON_QUEUE} VALUES " + ", ".join(f"({literal(e)}, NULL, NULL)"
                                                                         for e in REFERENCE_ENTITIES)])
-    if _exists(con, ORDER_MAP_QUEUE):
+    if table_exists(con, ORDER_MAP_QUEUE):
         passed_on.append(f"INSERT INTO {ORDER_MAP_QUEUE} SELECT * FROM cw_reference_places UNION "
                          "SELECT entity, source_file, source_row FROM core.order_references "
                          "WHERE order_number IN (SELECT order_number FROM cw_numbers_touched)" if scoped else
@@ -225,7 +216,7 @@ def person_scope(con: duckdb.DuckDBPyConnection) -> bool:
     """cw_record_places: the queued places (staging's, and the references step's, with those
     naming an order number that became known or unknown). False (no scope) when the queue is
     missing or a whole entity is queued."""
-    if not _exists(con, PERSON_QUEUE) or _has_whole_entity(con, PERSON_QUEUE):
+    if not table_exists(con, PERSON_QUEUE) or _has_whole_entity(con, PERSON_QUEUE):
         return False
     con.execute(f"CREATE OR REPLACE TEMP TABLE cw_record_places AS "
                 f"SELECT DISTINCT entity, source_file, source_row FROM {PERSON_QUEUE}")
@@ -264,7 +255,7 @@ def order_map_derived_sql(fingerprint: str) -> list[str]:
 def queue_places_sql(con: duckdb.DuckDBPyConnection, queue: str, places_sql: str) -> list[str]:
     """The statement that adds the places (entity, source_file, source_row) `places_sql` selects
     to `queue`; none on a build without the queue, whose reader derives every row anyway."""
-    return [f"INSERT INTO {queue} {places_sql}"] if _exists(con, queue) else []
+    return [f"INSERT INTO {queue} {places_sql}"] if table_exists(con, queue) else []
 
 
 def places_scope(con: duckdb.DuckDBPyConnection, scope: PlacesScope, fingerprint: str) -> bool:

@@ -11,7 +11,12 @@ table's checks last ran (pipelines/check_rows.py): they make it, and empty it.
 
 from dataclasses import dataclass
 
-from pipelines.metadata import column_names
+from pipelines.metadata import table_exists
+
+
+def unchecked_queue(table: str) -> str:
+    """The queue of the keys (or places) written since `table`'s checks last ran."""
+    return f"quality.{table.replace('.', '_')}_unchecked"
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class UnpublishedRows:
 
     @property
     def unchecked(self) -> str:
-        return f"quality.{self.table.replace('.', '_')}_unchecked"
+        return unchecked_queue(self.table)
 
     @property
     def queue_columns(self) -> str:
@@ -57,7 +62,7 @@ UNPUBLISHED = {rows.table: rows for rows in (CUSTOMERS, CUSTOMER_360, CUSTOMER_I
 def _queues(con, rows: UnpublishedRows) -> tuple[str, ...]:
     """The publish queue, and the checks' queue where the table's checks made one (a table without
     checks would fill it for ever)."""
-    return (rows.queue, rows.unchecked) if column_names(con, *rows.unchecked.split(".")) else (rows.queue,)
+    return (rows.queue, rows.unchecked) if table_exists(con, rows.unchecked) else (rows.queue,)
 
 
 def queue_every_row(con, rows: UnpublishedRows) -> str:
