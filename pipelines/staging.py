@@ -43,13 +43,22 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
     'deleted' (missing from the newest full snapshot of its profile), and a hash of its place and
     content. Exports are those of the files carrying the rows now (raw.carried_loads). Records with
     an incomplete key are each their own version."""
-    key = [ident(k) for k in entity.key]
+    key = ", ".join(ident(k) for k in entity.key)
     if key:
-        complete = " AND ".join(f"{k} IS NOT NULL" for k in key)
-        rank = (f"CASE WHEN {complete} THEN row_number() OVER (PARTITION BY {', '.join(key)} "
-                f"ORDER BY exported_at DESC, source_file DESC, source_row DESC) ELSE 1 END")
+        # only the keys delivered more than once are ranked: ranking every record by its key
+        # (a string) was most of the statement, and few keys repeat
+        complete = " AND ".join(f"{ident(k)} IS NOT NULL" for k in entity.key)
+        ranked = f"""
+        repeated AS (SELECT {key} FROM readable WHERE {complete} GROUP BY {key} HAVING count(*) > 1),
+        ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY exported_at DESC, source_file DESC,
+                                         source_row DESC) AS version_rank
+            FROM readable SEMI JOIN repeated USING ({key})
+            UNION ALL
+            SELECT *, 1 AS version_rank FROM readable ANTI JOIN repeated USING ({key})
+        ),"""
     else:
-        rank = "1"
+        ranked = "ranked AS (SELECT *, 1 AS version_rank FROM readable),"
     snapshots = "[" + ", ".join(literal(p) for p in snapshot_profiles) + "]::VARCHAR[]"
     return f"""
         WITH readable AS (
@@ -57,8 +66,7 @@ def versions_sql(entity: Entity, keep: str, snapshot_profiles: list[str], typed:
             FROM {typed} t
             {carrying_file_sql("t", "JOIN")}
             WHERE len(t.errors) = 0
-        ),
-        ranked AS (SELECT *, {rank} AS version_rank FROM readable),
+        ),{ranked}
         newest_snapshot AS (
             SELECT profile, arg_max(carrier_file_hash, exported_at) AS newest_file_hash FROM readable
             WHERE list_contains({snapshots}, profile) GROUP BY profile
