@@ -536,26 +536,36 @@ def _link_records(con: duckdb.DuckDBPyConnection, settings: CustomerSettings, de
 def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
     """core.customer_cluster_keys: a stable key for every cluster (sql/core/customer_keys.sql).
     With changed_only (a night that changed some records, before the identity map is written
-    again), a cluster that is exactly a customer of the night before keeps that key unless a
-    record elsewhere claims it; only the others are keyed."""
+    again), a cluster that is a customer of the night before, less gone records and with arrived
+    ones, keeps that key unless a record elsewhere, or one of its arrived records, claims another;
+    only the others are keyed."""
     if changed_only:
         run_sql_files(con, "core/customer_clusters_changed.sql")
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE cw_clusters_to_key AS SELECT DISTINCT cluster_id FROM core.customer_clusters")
         con.execute("CREATE OR REPLACE TEMP TABLE cw_cluster_keys_kept (cluster_id BIGINT, customer_key VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE cw_arrivals_kept (record_id BIGINT, cluster_id BIGINT)")
     if "last_seen_at" in column_names(con, "core", "customer_key_registry"):  # builds before keyed_at
         con.execute("ALTER TABLE core.customer_key_registry RENAME COLUMN last_seen_at TO keyed_at")
     run_sql_files(con, "core/customer_record_keys.sql")
     while changed_only:
-        # a kept key some record being keyed claims: its cluster is keyed too, as deriving all would
+        # a kept key a record of another cluster claims, or a kept cluster whose arrived record
+        # claims another key: that cluster is keyed too, as deriving all would
         con.execute("""
             CREATE OR REPLACE TEMP TABLE cw_claimed AS
-            SELECT DISTINCT kept.cluster_id FROM cw_record_keys k
-            JOIN core.customer_key_registry g USING (record_key)
-            JOIN cw_cluster_keys_kept kept ON kept.customer_key = g.customer_key""")
+            WITH claims AS (
+                SELECT k.cluster_id, g.customer_key FROM cw_record_keys k
+                JOIN core.customer_key_registry g USING (record_key)
+            )
+            SELECT kept.cluster_id FROM claims c
+            JOIN cw_cluster_keys_kept kept ON kept.customer_key = c.customer_key AND kept.cluster_id <> c.cluster_id
+            UNION
+            SELECT kept.cluster_id FROM claims c
+            JOIN cw_cluster_keys_kept kept ON kept.cluster_id = c.cluster_id AND kept.customer_key <> c.customer_key""")
         if not con.execute("SELECT count(*) FROM cw_claimed").fetchall()[0][0]:
             break
         run_sql(con, "DELETE FROM cw_cluster_keys_kept WHERE cluster_id IN (SELECT cluster_id FROM cw_claimed)",
+                "DELETE FROM cw_arrivals_kept WHERE cluster_id IN (SELECT cluster_id FROM cw_claimed)",
                 "INSERT INTO cw_clusters_to_key SELECT cluster_id FROM cw_claimed")
         run_sql_files(con, "core/customer_record_keys.sql")
     run_sql_files(con, "core/customer_keys.sql")

@@ -6,7 +6,8 @@
 -- identifier, so a fresh build on the same files gives the same keys.
 -- Only the clusters in cw_clusters_to_key are keyed here, from their records' keys
 -- (cw_record_keys, customer_record_keys.sql); on a night that changed some records, a cluster that
--- is exactly a customer of the night before keeps its key (cw_cluster_keys_kept).
+-- is a customer of the night before, less gone records and with arrived ones, keeps its key
+-- (cw_cluster_keys_kept), and its arrived records (cw_arrivals_kept) are registered under it.
 CREATE TABLE IF NOT EXISTS core.customer_key_registry (
     record_key VARCHAR,
     customer_key VARCHAR NOT NULL,
@@ -30,6 +31,7 @@ CREATE OR REPLACE TEMP TABLE cw_claims AS
 SELECT k.cluster_id, g.customer_key, count(*) AS records
 FROM cw_record_keys k
 JOIN core.customer_key_registry g USING (record_key)
+WHERE k.record_id NOT IN (SELECT record_id FROM cw_arrivals_kept)
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE cw_owner AS

@@ -1,7 +1,8 @@
 -- A record is known by its tool's own id (CRM id, order number, ticket id, subscriber email), so
 -- a later export of the same record finds its key; by file and row when that id is missing or
 -- not unique (a hand-typed order reference).
--- (the records of the clusters in cw_clusters_to_key)
+-- (the records of the clusters in cw_clusters_to_key, and the arrived records of kept clusters,
+-- cw_arrivals_kept)
 CREATE OR REPLACE TEMP TABLE cw_record_keys AS
 WITH keyed AS (
     SELECT r.record_id, c.cluster_id, r.entity, CAST(r.source_record_id AS VARCHAR) AS source_id,
@@ -9,6 +10,10 @@ WITH keyed AS (
     FROM core.customer_records r
     JOIN core.customer_clusters c USING (record_id)
     WHERE c.cluster_id IN (SELECT cluster_id FROM cw_clusters_to_key)
+    UNION ALL
+    SELECT r.record_id, a.cluster_id, r.entity, CAST(r.source_record_id AS VARCHAR), r.source_file, r.source_row
+    FROM core.customer_records r
+    JOIN cw_arrivals_kept a USING (record_id)
 ),
 -- how many records carry each tool id the keyed records carry
 shared AS (
