@@ -423,7 +423,7 @@ def test_a_record_joining_a_customer_leaves_its_other_identity_map_rows_as_they_
     """A new sales order by a customer with many records: the night writes the identity-map rows
     that changed (the new record's, and the model links' whose probability moved with the prior),
     not the row of every record of the customer, which would change if each row held its
-    customer's size (core.customers.source_records holds it)."""
+    customer's size (core.customers.source_records holds it), and registers the new record alone."""
     landing, first = first_night(tmp_path)
     map_sql = "SELECT * FROM core.customer_identity_map"
     before = first.query(map_sql)
@@ -437,9 +437,17 @@ def test_a_record_joining_a_customer_leaves_its_other_identity_map_rows_as_they_
     header, *rows = csv_all_rows(orders, fmt := csv_format(orders))
     [row] = [r for r in rows if r[0] == f"SO-{order_number}" or r[0] == order_number]
     write_rows(orders.with_name("sales_orders_new.csv"), [header, ["SO-99001", *row[1:]]], fmt.delimiter)
+    registry_sql = "SELECT record_key, customer_key, keyed_at FROM core.customer_key_registry WHERE customer_key = ?"
+    registered = set(build_rows(first, registry_sql, [customer]))
 
     night = nightly_run_in(tmp_path / "night", landing)
     assert night.result.success
+    # the customer keeps its key without its records being keyed again: their registry rows are
+    # as they were, and the new order's is added under the key
+    registered_now = set(build_rows(night, registry_sql, [customer]))
+    assert registered < registered_now
+    [(record_key, _, _)] = registered_now - registered
+    assert record_key.startswith("crm_sales_orders:")
     after = night.query(map_sql)
     key = ["entity", "source_file", "source_row"]
     changed = before.merge(after, how="outer", indicator=True).query("_merge != 'both'")[key].drop_duplicates()
