@@ -479,11 +479,15 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 # read have taken the rows they repeat)
                 if to_read or leaving:
                     _drop_loads_gone(con, entity, "kept_tables", context.run.run_id)
-                con.execute("DELETE FROM raw.loaded_tables t WHERE entity = ? AND NOT EXISTS (SELECT 1 FROM kept_tables k "
-                            "WHERE k.file_hash = t.file_hash AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)",
-                            [entity.name])
-                new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
-                con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
+                # the ledger's rows of the loads not kept go, and the loads read come in (on most
+                # nights neither: each statement took 15-25 ms at 1M orders)
+                if rebuild or set(loaded) - kept_loads:
+                    con.execute("DELETE FROM raw.loaded_tables t WHERE entity = ? AND NOT EXISTS (SELECT 1 FROM "
+                                "kept_tables k WHERE k.file_hash = t.file_hash "
+                                "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)", [entity.name])
+                if ledger:
+                    new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
+                    con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
