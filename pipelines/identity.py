@@ -547,6 +547,15 @@ def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = Fal
         con.execute("CREATE OR REPLACE TEMP TABLE cw_arrivals_kept (record_id BIGINT, cluster_id BIGINT)")
     if "last_seen_at" in column_names(con, "core", "customer_key_registry"):  # builds before keyed_at
         con.execute("ALTER TABLE core.customer_key_registry RENAME COLUMN last_seen_at TO keyed_at")
+    if con.execute("SELECT count(*) FROM duckdb_constraints() WHERE database_name = current_database() "
+                   "AND schema_name = 'core' AND table_name = 'customer_keys_issued' "
+                   "AND constraint_type = 'PRIMARY KEY'").fetchall()[0][0]:
+        # builds before the key check in customer_keys.sql: the table without its primary key
+        run_sql(con, "CREATE TEMP TABLE cw_issued AS SELECT * FROM core.customer_keys_issued",
+                "DROP TABLE core.customer_keys_issued",
+                "CREATE TABLE core.customer_keys_issued (customer_key VARCHAR NOT NULL, issued_at TIMESTAMPTZ, "
+                "anchor VARCHAR)",
+                "INSERT INTO core.customer_keys_issued SELECT * FROM cw_issued", "DROP TABLE cw_issued")
     run_sql_files(con, "core/customer_record_keys.sql")
     while changed_only:
         # a kept key a record of another cluster claims, or a kept cluster whose arrived record

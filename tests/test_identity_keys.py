@@ -157,3 +157,29 @@ def test_a_night_keys_again_a_customer_whose_record_now_shares_its_tool_id(regis
     keys = dict(registry_db.execute("SELECT record_key, customer_key FROM core.customer_key_registry").fetchall())
     assert keys["support_tickets:row:tickets.csv#1"] == first[4]
     assert keys["support_tickets:row:tickets.csv#2"] == second[6]
+
+
+def test_a_key_derived_twice_stops_the_keying_instead_of_being_issued_again(registry_db):
+    first = assign(registry_db, [{1, 2}, {3}, {4, 5}])
+    # contact 102 splits off and needs a key of its own: derived from its CRM id, or, that key
+    # being issued, numbered by the keys issued; both are taken here as if by chance
+    [(issued,)] = registry_db.execute("SELECT count(*) FROM core.customer_keys_issued").fetchall()
+    registry_db.execute("INSERT INTO core.customer_keys_issued SELECT 'C' || upper(substr(md5(seed), 1, 10)), now(), 'x' "
+                        "FROM (VALUES ('crm:102'), (?)) t(seed)", [f"crm:102:{issued + 2}:1"])
+    with pytest.raises(duckdb.Error, match="would be issued twice"):
+        assign(registry_db, [{1}, {2}, {3}, {4, 5}])
+    # no key was issued, and the keys are those of the run before
+    assert registry_db.execute("SELECT count(*) FROM core.customer_keys_issued").fetchall() == [(issued + 2,)]
+    assert set(registry_db.execute("SELECT customer_key FROM core.customer_cluster_keys").fetchall()) == {
+        (key,) for key in first.values()}
+
+
+def test_keys_issued_before_the_check_keep_their_rows_without_the_primary_key(registry_db):
+    registry_db.execute("CREATE TABLE core.customer_keys_issued (customer_key VARCHAR PRIMARY KEY, "
+                        "issued_at TIMESTAMPTZ, anchor VARCHAR)")
+    registry_db.execute("INSERT INTO core.customer_keys_issued VALUES ('CEARLIER001', now(), 'crm:1')")
+    assign(registry_db, [{1, 2}, {3}, {4, 5}])
+    assert registry_db.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'customer_keys_issued' "
+                               "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
+    assert registry_db.execute("SELECT count(*), count(*) FILTER (customer_key = 'CEARLIER001') "
+                               "FROM core.customer_keys_issued").fetchall() == [(4, 1)]

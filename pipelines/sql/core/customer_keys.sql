@@ -14,8 +14,10 @@ CREATE TABLE IF NOT EXISTS core.customer_key_registry (
     first_seen_at TIMESTAMPTZ,
     keyed_at TIMESTAMPTZ      -- the last run that keyed the record (all records, or those whose customer changed)
 );
+-- (each key once: checked below as keys are issued, not by a primary key, whose index every
+-- checkpoint after a key was issued wrote whole: 0.4 s at 700k keys)
 CREATE TABLE IF NOT EXISTS core.customer_keys_issued (
-    customer_key VARCHAR PRIMARY KEY,
+    customer_key VARCHAR NOT NULL,
     issued_at TIMESTAMPTZ,
     anchor VARCHAR
 );
@@ -81,6 +83,12 @@ UNION ALL
 SELECT cluster_id, owned[1] AS customer_key FROM cw_survivor
 UNION ALL
 SELECT cluster_id, customer_key FROM cw_new;
+
+SELECT error('customer key ' || customer_key || ' would be issued twice; the build is left as it was')
+FROM (SELECT customer_key FROM cw_new GROUP BY customer_key HAVING count(*) > 1
+      UNION ALL
+      SELECT customer_key FROM cw_new WHERE customer_key IN (SELECT customer_key FROM core.customer_keys_issued))
+LIMIT 1;
 
 INSERT INTO core.customer_keys_issued
 SELECT customer_key, now(), anchor FROM cw_new;
