@@ -3,6 +3,7 @@
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class WarehouseResource(dg.ConfigurableResource):
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     # the garbage collector's settings before the run (pipelines/collector.py)
     _collector_before: collector.Before | None = PrivateAttr(default=None)
+    # the run's checkpoint, begun by the last step once it has read the build (checkpoint_ahead)
+    _checkpointing: threading.Thread | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)
@@ -41,8 +44,29 @@ class WarehouseResource(dg.ConfigurableResource):
         prepare_database(self._held, settings)
         self._collector_before = collector.relax()
 
+    def checkpoint_ahead(self) -> None:
+        """Begin the checkpoint the run ends with, beside the caller's work outside the database:
+        for the last step, once it has read and written the build. The run's end waits for it."""
+        if self._held is None or self._checkpointing is not None:
+            return
+        cursor = self._held.cursor()
+
+        def checkpoint() -> None:
+            try:
+                cursor.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass  # (another step's transaction open): closing the build checkpoints
+            finally:
+                cursor.close()
+
+        self._checkpointing = threading.Thread(target=checkpoint, name="checkpoint", daemon=True)
+        self._checkpointing.start()
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
+            if self._checkpointing is not None:
+                self._checkpointing.join()
+                self._checkpointing = None
             if self._held is not None:
                 try:
                     rewritten = compaction.compact(self._held)
