@@ -56,7 +56,9 @@ def main() -> None:
                                         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
         wall = time.monotonic() - started
         starts, phases, steps = {}, collections.defaultdict(float), {}
-        for entry in instance.all_logs(result.run_id):
+        # only the step events: reading every event back took 0.17 s of a night
+        step_events = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+        for entry in instance.all_logs(result.run_id, of_type=step_events):
             event = entry.dagster_event
             if event is None or not event.step_key:
                 continue
