@@ -543,7 +543,8 @@ def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = Fal
         run_sql_files(con, "core/customer_clusters_changed.sql")
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE cw_clusters_to_key AS SELECT DISTINCT cluster_id FROM core.customer_clusters")
-        con.execute("CREATE OR REPLACE TEMP TABLE cw_cluster_keys_kept (cluster_id BIGINT, customer_key VARCHAR)")
+        con.execute("CREATE OR REPLACE TEMP TABLE cw_cluster_keys_kept "
+                    "(cluster_id BIGINT, customer_key VARCHAR, found_again BOOLEAN)")
         con.execute("CREATE OR REPLACE TEMP TABLE cw_arrivals_kept (record_id BIGINT, cluster_id BIGINT)")
     if "last_seen_at" in column_names(con, "core", "customer_key_registry"):  # builds before keyed_at
         con.execute("ALTER TABLE core.customer_key_registry RENAME COLUMN last_seen_at TO keyed_at")
@@ -562,14 +563,10 @@ def issue_customer_keys(con: duckdb.DuckDBPyConnection, changed_only: bool = Fal
         # claims another key: that cluster is keyed too, as deriving all would
         con.execute("""
             CREATE OR REPLACE TEMP TABLE cw_claimed AS
-            WITH claims AS (
-                SELECT k.cluster_id, g.customer_key FROM cw_record_keys k
-                JOIN core.customer_key_registry g USING (record_key)
-            )
-            SELECT kept.cluster_id FROM claims c
+            SELECT kept.cluster_id FROM cw_record_claims c
             JOIN cw_cluster_keys_kept kept ON kept.customer_key = c.customer_key AND kept.cluster_id <> c.cluster_id
             UNION
-            SELECT kept.cluster_id FROM claims c
+            SELECT kept.cluster_id FROM cw_record_claims c
             JOIN cw_cluster_keys_kept kept ON kept.cluster_id = c.cluster_id AND kept.customer_key <> c.customer_key""")
         if not con.execute("SELECT count(*) FROM cw_claimed").fetchall()[0][0]:
             break

@@ -37,12 +37,12 @@ rekeyed AS (
     WHERE r.record_id NOT IN (SELECT record_id FROM cw_records_arrived)
 ),
 kept AS (
-    SELECT b.cluster_id, b.customer_key
+    SELECT b.cluster_id, b.customer_key, true AS found_again
     FROM before b
     JOIN key_records k USING (customer_key)
     WHERE b.known + b.arrived = b.records AND b.customer_key = b.last_key AND k.records = b.known
     UNION ALL
-    SELECT cluster_id, customer_key FROM core.customer_cluster_keys
+    SELECT cluster_id, customer_key, false FROM core.customer_cluster_keys
     WHERE cluster_id NOT IN (SELECT cluster_id FROM cw_clusters_left)
 )
 SELECT * FROM kept WHERE cluster_id NOT IN (SELECT cluster_id FROM rekeyed);

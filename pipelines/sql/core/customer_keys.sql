@@ -8,12 +8,7 @@
 -- (cw_record_keys, customer_record_keys.sql); on a night that changed some records, a cluster that
 -- is a customer of the night before, less gone records and with arrived ones, keeps its key
 -- (cw_cluster_keys_kept), and its arrived records (cw_arrivals_kept) are registered under it.
-CREATE TABLE IF NOT EXISTS core.customer_key_registry (
-    record_key VARCHAR,
-    customer_key VARCHAR NOT NULL,
-    first_seen_at TIMESTAMPTZ,
-    keyed_at TIMESTAMPTZ      -- the last run that keyed the record (all records, or those whose customer changed)
-);
+-- (core.customer_key_registry: customer_record_keys.sql)
 -- (each key once: checked below as keys are issued, not by a primary key, whose index every
 -- checkpoint after a key was issued wrote whole: 0.4 s at 700k keys)
 CREATE TABLE IF NOT EXISTS core.customer_keys_issued (
@@ -30,10 +25,9 @@ CREATE TABLE IF NOT EXISTS core.customer_key_history (
 );
 
 CREATE OR REPLACE TEMP TABLE cw_claims AS
-SELECT k.cluster_id, g.customer_key, count(*) AS records
-FROM cw_record_keys k
-JOIN core.customer_key_registry g USING (record_key)
-WHERE k.record_id NOT IN (SELECT record_id FROM cw_arrivals_kept)
+SELECT cluster_id, customer_key, count(*) AS records
+FROM cw_record_claims
+WHERE record_id NOT IN (SELECT record_id FROM cw_arrivals_kept)
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE cw_owner AS
@@ -77,8 +71,13 @@ derived AS (
 SELECT cluster_id, anchor, 'C' || upper(substr(md5(key_seed), 1, 10)) AS customer_key
 FROM derived;
 
-CREATE OR REPLACE TABLE core.customer_cluster_keys AS
-SELECT cluster_id, customer_key FROM cw_cluster_keys_kept
+-- the keys of the clusters outside tonight's scope stay (kept, not found again); the others are
+-- written (all of them when every cluster was keyed)
+CREATE TABLE IF NOT EXISTS core.customer_cluster_keys (cluster_id BIGINT, customer_key VARCHAR);
+DELETE FROM core.customer_cluster_keys
+WHERE cluster_id NOT IN (SELECT cluster_id FROM cw_cluster_keys_kept WHERE NOT found_again);
+INSERT INTO core.customer_cluster_keys
+SELECT cluster_id, customer_key FROM cw_cluster_keys_kept WHERE found_again
 UNION ALL
 SELECT cluster_id, owned[1] AS customer_key FROM cw_survivor
 UNION ALL
@@ -117,7 +116,7 @@ WITH keyed AS (
 )
 SELECT k.record_key, k.customer_key, coalesce(g.first_seen_at, now()) AS first_seen_at, now() AS keyed_at
 FROM keyed k
-LEFT JOIN core.customer_key_registry g USING (record_key);
+LEFT JOIN (SELECT DISTINCT record_key, first_seen_at FROM cw_record_claims) g USING (record_key);
 
 DELETE FROM core.customer_key_registry WHERE record_key IN (SELECT record_key FROM cw_registry_rows);
 INSERT INTO core.customer_key_registry BY NAME SELECT * FROM cw_registry_rows;

@@ -2,7 +2,14 @@
 -- a later export of the same record finds its key; by file and row when that id is missing or
 -- not unique (a hand-typed order reference).
 -- (the records of the clusters in cw_clusters_to_key, and the arrived records of kept clusters,
--- cw_arrivals_kept)
+-- cw_arrivals_kept; cw_record_claims: the keys the registry gave them before)
+CREATE TABLE IF NOT EXISTS core.customer_key_registry (
+    record_key VARCHAR,
+    customer_key VARCHAR NOT NULL,
+    first_seen_at TIMESTAMPTZ,
+    keyed_at TIMESTAMPTZ      -- the last run that keyed the record (all records, or those whose customer changed)
+);
+
 CREATE OR REPLACE TEMP TABLE cw_record_keys AS
 WITH keyed AS (
     SELECT r.record_id, c.cluster_id, r.entity, CAST(r.source_record_id AS VARCHAR) AS source_id,
@@ -29,3 +36,8 @@ SELECT k.record_id, k.cluster_id,
        END AS record_key
 FROM keyed k
 LEFT JOIN shared s USING (entity, source_id);
+
+CREATE OR REPLACE TEMP TABLE cw_record_claims AS
+SELECT k.record_id, k.cluster_id, k.record_key, g.customer_key, g.first_seen_at
+FROM cw_record_keys k
+JOIN core.customer_key_registry g USING (record_key);
