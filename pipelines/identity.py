@@ -331,14 +331,15 @@ def _first_ids(labels: np.ndarray, node_ids: np.ndarray) -> np.ndarray:
 
 def key_groups(con: duckdb.DuckDBPyConnection, changed_only: bool = False) -> None:
     """core.customer_key_groups(record_id, key_group): the connected components of the deterministic
-    key links (cw_key_links), each named by its smallest record id, so a group keeps its name on a
+    key links (cw_key_links; with changed_only, those of cw_key_group_scope's records,
+    cw_scope_key_links), each named by its smallest record id, so a group keeps its name on a
     night that only adds to it. The view cw_key_groups shows the groups found: all of them, or with
     changed_only only those of cw_key_group_scope (customer_key_group_scope.sql)."""
     if changed_only:
         run_sql_files(con, "core/customer_key_group_scope.sql")
     ids, node_ids, node_of = _graph_nodes(con, "cw_key_group_scope" if changed_only else None)
-    in_scope = "WHERE record_a IN (SELECT record_id FROM cw_key_group_scope)" if changed_only else ""
-    links = con.execute(f"SELECT record_a, record_b FROM cw_key_links {in_scope}").fetchnumpy()
+    links = con.execute(f"SELECT record_a, record_b FROM {'cw_scope_key_links' if changed_only else 'cw_key_links'}"
+                        ).fetchnumpy()
     labels = _components(len(node_ids), node_of(links["record_a"]), node_of(links["record_b"]))
     groups = pd.DataFrame({"record_id": ids, "key_group": _first_ids(labels, node_ids)[node_of(ids)]})
     con.register("cw_key_groups_found", groups)

@@ -34,4 +34,4 @@ INSERT INTO core.customer_edges SELECT *, NULL::VARCHAR FROM cw_key_links_new;
 INSERT INTO core.customer_edges SELECT *, NULL::VARCHAR FROM cw_model_edges;
 
 -- read the links written above, not these
-DROP VIEW cw_key_links;
+DROP VIEW cw_scope_key_links;

@@ -4,7 +4,8 @@
 -- record went gathers round the first record left: the stars customer_key_links.sql draws over
 -- every record, since arrived records have the highest ids. cw_key_links_new holds tonight's
 -- links (core.customer_edges takes them in customer_edges_changed.sql, and loses the gone
--- records'); cw_key_links is then every key link.
+-- records'); with them, cw_scope_key_links (customer_key_group_scope.sql) holds every key link
+-- of the records whose key group may change.
 UPDATE cw_linkage_records l SET node_id = i.unique_id
 FROM core.customer_linkage_input i
 WHERE (l.email IS NOT NULL OR l.phone IS NOT NULL)
@@ -61,12 +62,3 @@ restarred AS (
 SELECT * FROM restarred WHERE record_a <> record_b
 UNION ALL
 SELECT * FROM cw_key_links_arrived;
-
--- a view: copying millions of links that stay costs more than reading them once
-CREATE OR REPLACE TEMP VIEW cw_key_links AS
-SELECT record_a, record_b, rule, key, match_probability
-FROM core.customer_edges
-WHERE rule NOT IN ('probabilistic', 'must_link')
-  AND record_a NOT IN (SELECT record_id FROM cw_records_gone) AND record_b NOT IN (SELECT record_id FROM cw_records_gone)
-UNION ALL
-SELECT * FROM cw_key_links_new;
