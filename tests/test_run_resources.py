@@ -1,6 +1,9 @@
 """What the warehouse resource does for the length of a run, and undoes when it ends."""
 
 import gc
+import os
+import subprocess
+import sys
 
 import dagster as dg
 
@@ -40,3 +43,18 @@ def test_objects_the_process_froze_itself_stay_frozen_after_a_run(tmp_path):
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+def _threads_after_blas(env: dict) -> int:
+    """Threads of a fresh process that imported the pipelines, then numpy and scipy, and ran a BLAS call."""
+    code = ("import os, pipelines, numpy, scipy.stats; numpy.ones((300, 300)) @ numpy.ones((300, 300)); "
+            "print(len(os.listdir('/proc/self/task')))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_blas_keeps_to_one_thread_unless_told_otherwise():
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert _threads_after_blas(env) == 1
+    # a value set outside wins: numpy's and scipy's OpenBLAS each start a second thread
+    assert _threads_after_blas({**env, "OPENBLAS_NUM_THREADS": "2"}) == 3
