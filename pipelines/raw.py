@@ -481,7 +481,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                     _drop_loads_gone(con, entity, "kept_tables", context.run.run_id)
                 # the ledger's rows of the loads not kept go, and the loads read come in (on most
                 # nights neither: each statement took 15-25 ms at 1M orders)
-                if rebuild or set(loaded) - kept_loads:
+                if rebuild or leaving:
                     con.execute("DELETE FROM raw.loaded_tables t WHERE entity = ? AND NOT EXISTS (SELECT 1 FROM "
                                 "kept_tables k WHERE k.file_hash = t.file_hash "
                                 "AND k.source_sheet IS NOT DISTINCT FROM t.source_sheet)", [entity.name])
