@@ -19,11 +19,17 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 50) -> dg.MetadataValue:
 def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str, database: str | None = None) -> list[str]:
     """A table's columns in order, in the connection's own database or an attached one; none when
     the table does not exist (yet)."""
-    # duckdb_columns(), not the information_schema view over it: half the time (0.7 ms against 1.4),
-    # and a run asks about a hundred times
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = coalesce(?, current_database()) "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [database, schema, table]).fetchall()]
+    # the table looked up by name, not duckdb_columns() filtered: that lists every column of every
+    # table (0.57 ms against 0.12 at 1M orders), and a run asks about two hundred times
+    name = ".".join(_quoted(part) for part in (database, schema, table) if part is not None)
+    try:
+        return con.table(name).columns
+    except duckdb.CatalogException:
+        return []
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
