@@ -1,0 +1,33 @@
+"""column_names: what a step asks before it reads or writes a table."""
+
+import duckdb
+
+from pipelines.metadata import column_names, table_exists
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core")
+    con.execute('CREATE TABLE core.orders (order_key VARCHAR, "amount ""net""" DOUBLE, placed_at TIMESTAMP)')
+    con.execute("CREATE VIEW core.order_keys AS SELECT order_key FROM core.orders")
+    return con
+
+
+def test_columns_in_order_for_tables_and_views_and_none_for_what_is_not_there():
+    con = _database()
+    assert column_names(con, "core", "orders") == ["order_key", 'amount "net"', "placed_at"]
+    assert column_names(con, "core", "order_keys") == ["order_key"]
+    assert column_names(con, "core", "customers") == []
+    assert column_names(con, "marts", "orders") == []
+    assert table_exists(con, "core.orders") and not table_exists(con, "core.customers")
+
+
+def test_an_attached_database_is_asked_by_name_and_a_temporary_table_is_not_the_schemas():
+    con = _database()
+    con.execute("ATTACH ':memory:' AS published")
+    con.execute("CREATE SCHEMA published.core")
+    con.execute("CREATE TABLE published.core.orders (order_key VARCHAR)")
+    con.execute("CREATE TEMP TABLE customers (customer_key VARCHAR)")
+    assert column_names(con, "core", "orders", database="published") == ["order_key"]
+    assert column_names(con, "core", "orders", database="nowhere") == []
+    assert column_names(con, "core", "customers") == []
