@@ -1,8 +1,9 @@
-"""column_names: what a step asks before it reads or writes a table."""
+"""column_names and table_metadata: what a step asks of a table before it reads or writes it, and
+what it tells Dagster of the tables it wrote."""
 
 import duckdb
 
-from pipelines.metadata import column_names, table_exists
+from pipelines.metadata import column_names, table_exists, table_metadata
 
 
 def _database() -> duckdb.DuckDBPyConnection:
@@ -31,3 +32,13 @@ def test_an_attached_database_is_asked_by_name_and_a_temporary_table_is_not_the_
     assert column_names(con, "core", "orders", database="published") == ["order_key"]
     assert column_names(con, "core", "orders", database="nowhere") == []
     assert column_names(con, "core", "customers") == []
+
+
+def test_a_written_tables_metadata_has_its_rows_and_its_columns_with_their_types():
+    con = _database()
+    con.execute("INSERT INTO core.orders VALUES ('SO-1', 9.5, '2025-03-01 10:00'), ('SO-2', NULL, NULL)")
+    metadata = table_metadata(con, "core", "orders")
+    assert metadata["dagster/row_count"].value == 2
+    assert [(c.name, c.type) for c in metadata["dagster/column_schema"].columns] == [
+        ("order_key", "VARCHAR"), ('amount "net"', "DOUBLE"), ("placed_at", "TIMESTAMP")]
+    assert metadata["dagster/table_name"] == "core.orders"
