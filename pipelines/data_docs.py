@@ -4,6 +4,8 @@ import html
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.gx_bridge import SuiteOutcome
 
 
@@ -35,8 +37,23 @@ def write_data_docs(warehouse_dir: Path, run_id: str, outcome: SuiteOutcome) -> 
         page = folder / f"{outcome.suite}{suffix}.{status}.html"
         for stale in folder.glob(f"{outcome.suite}{suffix}.*.html"):
             stale.unlink()
+        for expectation in result.results:
+            expectation.result = _without_na(expectation.result)
         page.write_text(view.render(renderer.render(result)))
     return write_index(folder, run_id)
+
+
+def _without_na(value):
+    """The result with pandas' NA as None. A nullable column's nulls come back from pandas as NA,
+    and GX's renderer tests each unexpected value for truth, which NA refuses ("boolean value of
+    NA is ambiguous"): the page then lost its table of unexpected values, with an error logged."""
+    if value is pd.NA:
+        return None
+    if isinstance(value, dict):
+        return {k: _without_na(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_na(v) for v in value]
+    return value
 
 
 def write_index(folder: Path, run_id: str) -> Path:
