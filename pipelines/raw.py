@@ -4,6 +4,7 @@
 import datetime as dt
 import importlib
 import json
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -81,25 +82,30 @@ def previous_discoveries(con, fingerprint: str) -> dict[tuple[str, str], list[di
     return found
 
 
-# Each landing file's content hash with the size and modification time it was hashed at: a file
-# whose size and time (to the nanosecond) are unchanged is not read again to be hashed (0.3-0.4 s a
-# night for 1M orders' files, read whole). A full rebuild hashes every file.
+# Each landing file's content hash with the size, modification time and change time it was hashed
+# at: a file whose size and times (to the nanosecond) are unchanged is not read again to be hashed
+# (0.3-0.4 s a night for 1M orders' files, read whole). The change time is there because copying
+# with `cp -p` or `rsync -t` keeps the modification time, and a corrected export can keep its size;
+# no tool sets the change time. A full rebuild hashes every file.
 FILE_HASHES = "raw.landing_file_hashes"
 
 
-def known_hashes(con) -> dict[tuple[str, int, int], str]:
-    """The hashes kept by (relative path, size, modification time in ns)."""
-    if not column_names(con, *FILE_HASHES.split(".")):
+def known_hashes(con) -> dict[tuple[str, int, int, int], str]:
+    """The hashes kept by (relative path, size, modification time in ns, change time in ns); none
+    from a build that kept no change times."""
+    if "ctime_ns" not in column_names(con, *FILE_HASHES.split(".")):
         return {}
-    return {(path, size, mtime_ns): file_hash for path, size, mtime_ns, file_hash in con.execute(
-        f"SELECT relative_path, size_bytes, mtime_ns, file_hash FROM {FILE_HASHES}").fetchall()}
+    return {(path, size, mtime_ns, ctime_ns): file_hash for path, size, mtime_ns, ctime_ns, file_hash in con.execute(
+        f"SELECT relative_path, size_bytes, mtime_ns, ctime_ns, file_hash FROM {FILE_HASHES}").fetchall()}
 
 
-def _hash_unless_known(landing_dir: Path, known: dict[tuple[str, int, int], str]):
-    def file_hash(path: Path) -> str:
+def _hash_unless_known(landing_dir: Path, known: dict[tuple[str, int, int, int], str]):
+    """(hash, stat) of a file: its stat taken before its bytes are read, so that a file written
+    while it is hashed is hashed again the next night."""
+    def file_hash(path: Path) -> tuple[str, os.stat_result]:
         stat = path.stat()
-        return (known.get((path.relative_to(landing_dir).as_posix(), stat.st_size, stat.st_mtime_ns))
-                or file_sha256(path))
+        key = (path.relative_to(landing_dir).as_posix(), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        return known.get(key) or file_sha256(path), stat
     return file_hash
 
 
@@ -124,17 +130,16 @@ def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple
 def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
                    overrides: tuple[Override, ...] = (), fingerprint: str | None = None,
                    previous: dict[tuple[str, str], list[dict]] | None = None,
-                   hashes: dict[tuple[str, int, int], str] | None = None) -> list[dict]:
+                   hashes: dict[tuple[str, int, int, int], str] | None = None) -> list[dict]:
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds),
-    and one whose size and modification time are in `hashes` is not read to be hashed."""
+    and one whose size, modification and change times are in `hashes` is not read to be hashed."""
     forget_held()  # left by an earlier run in this process that stopped before loading
     paths = list_landing_files(landing_dir)
     found, first_seen = [], {}
     # hashing and parsing spend most of their time outside the interpreter: two files at a time
     with ThreadPoolExecutor(2) as pool:
-        for path, file_hash in zip(paths, pool.map(_hash_unless_known(landing_dir, hashes or {}), paths)):
-            stat = path.stat()
+        for path, (file_hash, stat) in zip(paths, pool.map(_hash_unless_known(landing_dir, hashes or {}), paths)):
             base = {
                 "load_id": load_id, "source_file": path.name, "relative_path": path.relative_to(landing_dir).as_posix(),
                 "source_sheet": None, "file_hash": file_hash, "size_bytes": stat.st_size,
@@ -142,7 +147,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
                 "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
                 # when the tool exported it, as far as the file tells: its modification time
                 "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
-                "discovery_fingerprint": fingerprint, "mtime_ns": stat.st_mtime_ns,
+                "discovery_fingerprint": fingerprint, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns,
             }
             if file_hash in first_seen:
                 rows = [{"status": "duplicate", "message": f"same content as {first_seen[file_hash]}; not loaded again"}]
@@ -248,7 +253,8 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     rows = _manifest_rows(settings.landing_dir, profiles, context.run.run_id, load_overrides(), fingerprint, previous,
                           hashes)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
-    hashed = pd.DataFrame(rows, columns=["relative_path", "size_bytes", "mtime_ns", "file_hash"]).drop_duplicates()
+    hashed = pd.DataFrame(rows, columns=["relative_path", "size_bytes", "mtime_ns", "ctime_ns", "file_hash"]
+                          ).drop_duplicates()
     for row in rows:
         drift = row["status"] == "ready" and (json.loads(row["unmapped_headers"] or "[]")
                                                or json.loads(row["missing_headers"] or "[]"))
@@ -260,7 +266,7 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         con.execute(f"CREATE OR REPLACE TABLE raw.landing_files ({columns})")
         con.execute("INSERT INTO raw.landing_files SELECT * FROM frame")
         con.execute(f"CREATE OR REPLACE TABLE {FILE_HASHES} AS SELECT relative_path, size_bytes::BIGINT AS size_bytes, "
-                    "mtime_ns::BIGINT AS mtime_ns, file_hash FROM hashed")
+                    "mtime_ns::BIGINT AS mtime_ns, ctime_ns::BIGINT AS ctime_ns, file_hash FROM hashed")
         con.execute("COMMIT")
     counts = frame["status"].value_counts().to_dict()
     return dg.MaterializeResult(

@@ -10,16 +10,18 @@ from pipelines.settings import load_settings
 
 
 def landing_fingerprint(settings) -> tuple[str, int]:
-    """A digest of every landing file's path, size and modification time, and the file count.
+    """A digest of every landing file's path, size, modification and change times, and the file count.
 
-    Size and mtime are cheap to read every minute; the run itself hashes contents, so a file
-    touched but unchanged is loaded as a duplicate, never counted twice.
+    Stats are cheap to read every minute; the run itself hashes contents, so a file touched but
+    unchanged is loaded as a duplicate, never counted twice. The change time notices an export
+    copied in with its size and modification time kept (`cp -p`, `rsync -t`).
     """
     digest = hashlib.sha256()
     files = list_landing_files(settings.landing_dir) if settings.landing_dir.is_dir() else []
     for path in files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(settings.landing_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{path.relative_to(settings.landing_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\n"
+                      .encode())
     return digest.hexdigest(), len(files)
 
 

@@ -286,7 +286,7 @@ def test_a_file_is_hashed_again_only_when_its_size_or_modification_time_moved(tm
     for name in ("a.csv", "b.csv"):
         (tmp_path / name).write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n")
     first = _manifest_rows(tmp_path, PROFILES, "load")
-    known = {(r["relative_path"], r["size_bytes"], r["mtime_ns"]): r["file_hash"] for r in first}
+    known = {(r["relative_path"], r["size_bytes"], r["mtime_ns"], r["ctime_ns"]): r["file_hash"] for r in first}
     assert sorted(hashed) == ["a.csv", "b.csv"]
     hashed.clear()
     # b.csv rewritten with as many bytes: its time moved, so it is read again
@@ -296,4 +296,28 @@ def test_a_file_is_hashed_again_only_when_its_size_or_modification_time_moved(tm
     second = {r["relative_path"]: r["file_hash"] for r in _manifest_rows(tmp_path, PROFILES, "load", hashes=known)}
     assert hashed == ["b.csv"]
     assert second == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.csv", "b.csv")}
-    assert second["b.csv"] != known[("b.csv", path.stat().st_size, next(k[2] for k in known if k[0] == "b.csv"))]
+    assert second["b.csv"] != next(h for k, h in known.items() if k[0] == "b.csv")
+
+
+def test_a_file_rewritten_with_its_size_and_modification_time_kept_is_hashed_again(tmp_path, monkeypatch):
+    # as `cp -p` or `rsync -t` leave a corrected export: same size, the old time; only the change
+    # time (which no tool sets) says the bytes were written again
+    import time
+
+    import pipelines.raw as raw_module
+
+    hashed = []
+    monkeypatch.setattr(raw_module, "file_sha256", lambda path: hashed.append(path.name) or files_module.file_sha256(path))
+    path = tmp_path / "a.csv"
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n")
+    before = path.stat()
+    [first] = _manifest_rows(tmp_path, PROFILES, "load")
+    known = {(first["relative_path"], first["size_bytes"], first["mtime_ns"], first["ctime_ns"]): first["file_hash"]}
+    time.sleep(0.05)  # past the file system's clock tick
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,9.50,GBP,a@b.co.uk\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    hashed.clear()
+    [second] = _manifest_rows(tmp_path, PROFILES, "load", hashes=known)
+    assert hashed == ["a.csv"]
+    assert second["file_hash"] != first["file_hash"]
