@@ -263,15 +263,14 @@ def loose_quotes(path: Path, delimiter: str) -> bool:
     """Whether a quote sits inside a field (`"a"b`, `a"b`) once doubled quotes are set aside:
     the csv module refuses the first, while Arrow's reader would quietly join the text. Asked by
     discovery and again by the raw load, so answered once per version of the file."""
-    stat = path.stat()
-    return _loose_quotes(path, stat.st_size, stat.st_mtime_ns, delimiter)
+    return _loose_quotes(*_file_version(path), delimiter)
 
 
 @lru_cache(maxsize=256)
-def _loose_quotes(path: Path, size: int, mtime_ns: int, delimiter: str) -> bool:
+def _loose_quotes(path: str, size: int, mtime_ns: int, ctime_ns: int, delimiter: str) -> bool:
     if not size:
         return False
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         if mapped.find(b'"') < 0:
             return False
         codes = np.frombuffer(mapped, dtype=np.uint8)
@@ -324,8 +323,10 @@ _held_for_load: dict[tuple, object] = {}
 
 
 def _file_version(path: Path) -> tuple:
+    """A file's path, size, modification and change times: another version of the file differs in
+    one of them, even when copied in with its size and modification time kept (`cp -p`)."""
     stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
+    return str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def hold_for_load(path: Path, what: tuple, value) -> None:

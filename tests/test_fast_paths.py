@@ -96,7 +96,7 @@ def test_a_quote_inside_a_field_is_found_wherever_the_file_is_sliced(tmp_path, m
         path.write_bytes(data)
         for delimiter in (",", ";"):
             expected = _quote_inside_a_field(data, delimiter.encode())
-            assert files_module._loose_quotes.__wrapped__(path, len(data), n, delimiter) == expected, (data, delimiter)
+            assert files_module._loose_quotes.__wrapped__(path, len(data), n, n, delimiter) == expected, (data, delimiter)
             found += expected
     assert 0 < found < 3000  # both answers were asked for
 
@@ -244,6 +244,23 @@ def test_discovery_hands_its_parse_to_the_raw_load_once_and_never_a_stale_one(tm
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
     assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4994"]  # the new bytes
     assert len(parses) == 4
+
+
+def test_a_parse_held_for_the_load_is_not_taken_for_a_copy_with_the_same_size_and_time(tmp_path):
+    import time
+
+    path = tmp_path / "woo.csv"
+    path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n", encoding="utf-8")
+    before = path.stat()
+    [table] = discover_tables(path, PROFILES, keep_for_load=True)
+    fmt, names = TextFormat(table.encoding, table.delimiter), [f"c{i}" for i in range(len(table.headers))]
+    time.sleep(0.05)  # past the file system's clock tick
+    # copied in as `cp -p` would: as many bytes, the old modification time
+    path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n", encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert arrow_records(path, fmt, table.header_index + 1, names)["c0"].to_pylist() == ["4994"]
+    files_module.forget_held()
 
 
 def test_the_trimmed_characters_are_pythons_whitespace():
