@@ -322,11 +322,15 @@ def _quote_inside_field(codes: np.ndarray, edges: np.ndarray) -> bool:
 _held_for_load: dict[tuple, object] = {}
 
 
+def version_stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells one version of a file from another without reading it: its size, modification
+    and change times (ns). The change time is there because copying with `cp -p` or `rsync -t`
+    keeps the modification time, and a corrected export can keep its size; no tool sets it."""
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
 def _file_version(path: Path) -> tuple:
-    """A file's path, size, modification and change times: another version of the file differs in
-    one of them, even when copied in with its size and modification time kept (`cp -p`)."""
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+    return str(path), *version_stamp(path.stat())
 
 
 def hold_for_load(path: Path, what: tuple, value) -> None:

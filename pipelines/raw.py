@@ -14,6 +14,7 @@ import pandas as pd
 
 from connectors.files import (
     FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, forget_held, list_landing_files,
+    version_stamp,
 )
 from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, prefetch_columns, read_columns
 from connectors.profiles import (
@@ -82,11 +83,10 @@ def previous_discoveries(con, fingerprint: str) -> dict[tuple[str, str], list[di
     return found
 
 
-# Each landing file's content hash with the size, modification time and change time it was hashed
-# at: a file whose size and times (to the nanosecond) are unchanged is not read again to be hashed
-# (0.3-0.4 s a night for 1M orders' files, read whole). The change time is there because copying
-# with `cp -p` or `rsync -t` keeps the modification time, and a corrected export can keep its size;
-# no tool sets the change time. A full rebuild hashes every file.
+# Each landing file's content hash with the version stamp it was hashed at (connectors/files.py
+# version_stamp: size, modification and change times): a file whose stamp is unchanged is not read
+# again to be hashed (0.3-0.4 s a night for 1M orders' files, read whole). A full rebuild hashes
+# every file.
 FILE_HASHES = "raw.landing_file_hashes"
 
 
@@ -104,8 +104,7 @@ def _hash_unless_known(landing_dir: Path, known: dict[tuple[str, int, int, int],
     while it is hashed is hashed again the next night."""
     def file_hash(path: Path) -> tuple[str, os.stat_result]:
         stat = path.stat()
-        key = (path.relative_to(landing_dir).as_posix(), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-        return known.get(key) or file_sha256(path), stat
+        return known.get((path.relative_to(landing_dir).as_posix(), *version_stamp(stat))) or file_sha256(path), stat
     return file_hash
 
 
@@ -147,6 +146,7 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
                 "unmapped_headers": None, "missing_headers": None, "encoding": None, "delimiter": None,
                 # when the tool exported it, as far as the file tells: its modification time
                 "exported_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc),
+                # with size_bytes, the version stamp the hash is kept under
                 "discovery_fingerprint": fingerprint, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns,
             }
             if file_hash in first_seen:

@@ -4,24 +4,23 @@ import hashlib
 
 import dagster as dg
 
-from connectors.files import list_landing_files
+from connectors.files import list_landing_files, version_stamp
 from pipelines.schedules import nightly_job
 from pipelines.settings import load_settings
 
 
 def landing_fingerprint(settings) -> tuple[str, int]:
-    """A digest of every landing file's path, size, modification and change times, and the file count.
+    """A digest of every landing file's path and version stamp (connectors/files.py version_stamp:
+    size, modification and change times), and the file count.
 
     Stats are cheap to read every minute; the run itself hashes contents, so a file touched but
-    unchanged is loaded as a duplicate, never counted twice. The change time notices an export
-    copied in with its size and modification time kept (`cp -p`, `rsync -t`).
+    unchanged is loaded as a duplicate, never counted twice.
     """
     digest = hashlib.sha256()
     files = list_landing_files(settings.landing_dir) if settings.landing_dir.is_dir() else []
     for path in files:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(settings.landing_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\n"
-                      .encode())
+        stamp = "\0".join(map(str, version_stamp(path.stat())))
+        digest.update(f"{path.relative_to(settings.landing_dir)}\0{stamp}\n".encode())
     return digest.hexdigest(), len(files)
 
 
