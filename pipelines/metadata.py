@@ -51,7 +51,7 @@ def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> d
     """Row count and column schema of a warehouse table, in Dagster's standard metadata keys."""
     relation = _table(con, schema, table)
     columns = zip(relation.columns, (str(t) for t in relation.types))
-    rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {ident(schema)}.{ident(table)}").fetchone()[0]
     return {
         "dagster/row_count": dg.MetadataValue.int(int(rows)),
         "dagster/column_schema": dg.TableSchema(
