@@ -42,3 +42,13 @@ def test_a_written_tables_metadata_has_its_rows_and_its_columns_with_their_types
     assert [(c.name, c.type) for c in metadata["dagster/column_schema"].columns] == [
         ("order_key", "VARCHAR"), ('amount "net"', "DOUBLE"), ("placed_at", "TIMESTAMP")]
     assert metadata["dagster/table_name"] == "core.orders"
+
+
+def test_metadata_is_read_while_the_connection_holds_an_unfinished_result():
+    # as a step's connection does after a statement it did not fetch: a relation run then would
+    # fail (ResourceInUseException), a statement replaces the result
+    con = _database()
+    con.execute("INSERT INTO core.orders VALUES ('SO-1', 9.5, '2025-03-01 10:00')")
+    con.execute("SELECT * FROM core.orders")
+    assert table_metadata(con, "core", "orders")["dagster/row_count"].value == 1
+    assert column_names(con, "core", "orders")[0] == "order_key"
