@@ -12,6 +12,9 @@ fulfilment tickets' scores changed and those whose customer's region changed (bo
 what the facts last read, kept beside them; the regions only of the customers core.customers
 built again since, which its step passes to `marts.order_to_delivery_customers_changed`). Only the months of the facts that changed, before or
 after, are grouped again, and the overall groups; a night that changed no fact keeps the mart.
+A fact that changed only in its sums (a late ticket, a CSAT score: `ADDITIVE`) moves its groups'
+sums by the difference instead: its month's medians cannot have moved, so the month is not grouped
+again (most months of a night change only so).
 A first build, a full rebuild, another SQL, time zone, go-live date, CSAT threshold or cycle end
 (delivery or shipment) derives every fact (the fingerprint kept in
 `marts.order_to_delivery_monthly_state`).
@@ -21,7 +24,7 @@ import duckdb
 
 from connectors.files import content_fingerprint
 from pipelines.changed_rows import bind_scope
-from pipelines.metadata import table_exists
+from pipelines.metadata import column_names, table_exists
 from pipelines.record_places import fingerprint_kept, keep_fingerprint_sql
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql
 
@@ -34,6 +37,9 @@ CUSTOMERS_QUEUE = "marts.order_to_delivery_customers_changed"  # customers built
 STATE = "marts.order_to_delivery_monthly_state"
 SQL_FILES = ("marts/order_to_delivery_facts.sql", "marts/order_to_delivery_groups.sql",
              "marts/order_to_delivery_monthly.sql")
+# the facts the groups only sum (never NULL: order_to_delivery_facts.sql): a change to these alone
+# moves each of the order's groups by the difference
+ADDITIVE = ("support_tickets", "cfsat_responses", "cfsat_satisfied", "cfsat_score_sum")
 
 
 def set_cycle_end(con: duckdb.DuckDBPyConnection) -> str:
@@ -118,30 +124,69 @@ def build_order_to_delivery(con: duckdb.DuckDBPyConnection, rebuild: bool) -> st
     if not scoped:
         run_sql(con, *whole_sql(), *_inputs_read_sql(False), keep_fingerprint_sql(STATE, fingerprint))
         return "computed whole"
-    run_sql(con, "CREATE OR REPLACE TEMP TABLE cw_otd_facts_now AS SELECT * FROM cw_otd_facts", f"""
-        CREATE OR REPLACE TEMP TABLE cw_otd_facts_changed AS
-        SELECT order_key, o.period AS period_before, n.period AS period_after
-        FROM (SELECT order_key, period, hash(f) AS row_hash FROM cw_otd_facts_now f) n
-        FULL JOIN (SELECT order_key, period, hash(f) AS row_hash FROM {FACTS} f
-                   WHERE order_key IN (SELECT order_key FROM cw_otd_orders)) o USING (order_key)
-        WHERE n.row_hash IS DISTINCT FROM o.row_hash""")
+    run_sql(con, "CREATE OR REPLACE TEMP TABLE cw_otd_facts_now AS SELECT * FROM cw_otd_facts",
+            _facts_changed_sql(con), "CREATE OR REPLACE TEMP TABLE cw_otd_sums_only AS "
+            "SELECT * EXCLUDE (period_before, period_after, sums_only) FROM cw_otd_facts_changed WHERE sums_only")
     [(changed,)] = con.execute("SELECT count(*) FROM cw_otd_facts_changed").fetchall()
     if not changed:
         run_sql(con, *_inputs_read_sql(True))
         return f"kept: the facts of {_count(con, 'cw_otd_orders')} orders derived again are unchanged"
     run_sql(con, """
         CREATE OR REPLACE TEMP TABLE cw_otd_months AS
-        SELECT period_before AS period FROM cw_otd_facts_changed WHERE period_before IS NOT NULL
-        UNION SELECT period_after FROM cw_otd_facts_changed WHERE period_after IS NOT NULL""",
+        SELECT period_before AS period FROM cw_otd_facts_changed WHERE period_before IS NOT NULL AND NOT sums_only
+        UNION SELECT period_after FROM cw_otd_facts_changed WHERE period_after IS NOT NULL AND NOT sums_only""",
             f"DELETE FROM {FACTS} WHERE order_key IN (SELECT order_key FROM cw_otd_facts_changed)",
             f"INSERT INTO {FACTS} SELECT * FROM cw_otd_facts_now "
-            "WHERE order_key IN (SELECT order_key FROM cw_otd_facts_changed)",
-            read_sql(SQL_FILES[1]),
-            f"DELETE FROM {GROUPS} WHERE period = 'all' OR period IN (SELECT period FROM cw_otd_months)",
-            f"INSERT INTO {GROUPS} SELECT * FROM cw_otd_groups",
-            read_sql(SQL_FILES[2]), *_inputs_read_sql(True))
-    months = con.execute("SELECT string_agg(period, ', ' ORDER BY period) FROM cw_otd_months").fetchall()[0][0]
-    return f"computed: {changed} orders' facts changed, months {months} and 'all' grouped again"
+            "WHERE order_key IN (SELECT order_key FROM cw_otd_facts_changed)")
+    regrouped = _count(con, "cw_otd_months") > 0
+    run_sql(con, _sums_added_sql(regrouped), f"""
+        UPDATE {GROUPS} g SET {', '.join(f'{c} = g.{c} + d.{c}' for c in ADDITIVE)}
+        FROM cw_otd_sums_added d
+        WHERE g.period = d.period AND g.dimension = d.dimension AND g.dimension_value = d.dimension_value""")
+    if regrouped:
+        run_sql(con, read_sql(SQL_FILES[1]),
+                f"DELETE FROM {GROUPS} WHERE period = 'all' OR period IN (SELECT period FROM cw_otd_months)",
+                f"INSERT INTO {GROUPS} SELECT * FROM cw_otd_groups")
+    run_sql(con, read_sql(SQL_FILES[2]), *_inputs_read_sql(True))
+    [(months, summed)] = con.execute(
+        "SELECT (SELECT string_agg(period, ', ' ORDER BY period) FROM cw_otd_months), "
+        "(SELECT string_agg(DISTINCT period, ', ' ORDER BY period) FROM cw_otd_sums_added)").fetchall()
+    grouped = f"months {months} and 'all' grouped again" if regrouped else "no month grouped again"
+    return f"computed: {changed} orders' facts changed, {grouped}" + (f"; sums moved in {summed}" if summed else "")
+
+
+def _facts_changed_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """cw_otd_facts_changed: the facts derived again that differ from those kept, with their month
+    before and after; sums_only where they differ only in the ADDITIVE sums, with the difference
+    of each and the dimension values of the groups it moves."""
+    kept = [c for c in column_names(con, *FACTS.split(".")) if c not in ("order_key", *ADDITIVE)]
+    same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in kept)
+    present = " AND ".join(f"n.{c} IS NOT NULL AND o.{c} IS NOT NULL" for c in ADDITIVE)
+    return f"""
+        CREATE OR REPLACE TEMP TABLE cw_otd_facts_changed AS
+        SELECT order_key, o.period AS period_before, n.period AS period_after,
+               coalesce({same} AND {present}, false) AS sums_only,
+               n.period, n.channel_value, n.campaign_value, n.region_value,
+               {', '.join(f'n.{c} - o.{c} AS {c}' for c in ADDITIVE)}
+        FROM (SELECT *, hash(f) AS row_hash FROM cw_otd_facts_now f) n
+        FULL JOIN (SELECT *, hash(f) AS row_hash FROM {FACTS} f
+                   WHERE order_key IN (SELECT order_key FROM cw_otd_orders)) o USING (order_key)
+        WHERE n.row_hash IS DISTINCT FROM o.row_hash"""
+
+
+def _sums_added_sql(regrouped: bool) -> str:
+    """cw_otd_sums_added: what each group not grouped again gains, as order_to_delivery_groups.sql
+    groups (the overall groups too when no month is grouped again)."""
+    overall = "" if regrouped else "UNION ALL SELECT * REPLACE ('all' AS period) FROM cw_otd_sums_only"
+    return f"""
+        CREATE OR REPLACE TEMP TABLE cw_otd_sums_added AS
+        SELECT period,
+               CASE WHEN grouping(channel_value) = 0 THEN 'channel' WHEN grouping(campaign_value) = 0 THEN 'campaign'
+                    WHEN grouping(region_value) = 0 THEN 'region' ELSE 'all' END AS dimension,
+               coalesce(channel_value, campaign_value, region_value, 'all') AS dimension_value,
+               {', '.join(f'sum({c}) AS {c}' for c in ADDITIVE)}
+        FROM (SELECT * FROM cw_otd_sums_only WHERE period NOT IN (SELECT period FROM cw_otd_months) {overall})
+        GROUP BY GROUPING SETS ((period), (period, channel_value), (period, campaign_value), (period, region_value))"""
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:

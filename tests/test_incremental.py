@@ -256,9 +256,43 @@ def test_the_delivery_mart_is_kept_while_its_inputs_are_and_computed_again_where
 
     third = nightly_run_in(tmp_path, landing)
     update = step_metadata(third, "marts", "update")["order_to_delivery_monthly"]
-    months = ", ".join(sorted({ticket_month, region_month}))
-    assert update == f"computed: 2 orders' facts changed, months {months} and 'all' grouped again"
+    # the region moves the order between groups; the score only moves its groups' sums
+    summed = f"; sums moved in {ticket_month}" if ticket_month != region_month else ""
+    assert update == f"computed: 2 orders' facts changed, months {region_month} and 'all' grouped again{summed}"
     assert "Somewhere New" in set(marts(third)["dimension_value"])
     (tmp_path / "full").mkdir()
     full = nightly_run_in(tmp_path / "full", landing)
     assert marts(third).equals(marts(full)) and not marts(third).equals(before)
+
+
+def test_a_change_to_the_delivery_facts_sums_alone_moves_the_groups_sums_without_grouping_again(tmp_path):
+    """A fulfilment ticket's changed score changes an order's CSAT sums, not its month's medians:
+    the groups of its month and the overall groups gain the difference, and the mart is as a full
+    build of the same files computes it."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    first = nightly_run_in(tmp_path, landing)
+    before = marts(first)
+    [(ticket_id, month, satisfied)] = first.query("""
+        SELECT t.ticket_id, strftime(timezone('Europe/London', o.ordered_at), '%Y-%m'), t.csat_score >= 4
+        FROM core.tickets t JOIN core.orders o USING (order_key)
+        WHERE t.is_fulfilment_related AND t.csat_score IS NOT NULL AND o.status <> 'cancelled'
+        ORDER BY t.ticket_id DESC LIMIT 1""", published=False).itertuples(index=False)
+    [tickets] = landing.rglob("zendesk_tickets.csv")
+    rows = csv_all_rows(tickets, fmt := csv_format(tickets))
+    column = {name: i for i, name in enumerate(rows[0])}
+    [row] = [r for r in rows[1:] if r[column["Id"]] == str(ticket_id)]
+    row[column["Satisfaction Score"]] = "1" if satisfied else "5"
+    write_rows(tickets, rows, fmt.delimiter)
+
+    second = nightly_run_in(tmp_path, landing)
+    update = step_metadata(second, "marts", "update")["order_to_delivery_monthly"]
+    assert update == f"computed: 1 orders' facts changed, no month grouped again; sums moved in {month}, all"
+    after = marts(second)
+    moved = after.compare(before)
+    assert not moved.empty
+    assert {column for column, _ in moved.columns} <= {"cfsat_satisfied", "cfsat_rate", "cfsat_score_sum",
+                                                      "cfsat_mean_score"}
+    (tmp_path / "full").mkdir()
+    full = nightly_run_in(tmp_path / "full", landing)
+    assert after.equals(marts(full))
