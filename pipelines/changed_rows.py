@@ -56,8 +56,7 @@ def write_changed_rows(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, vi
                 f"UNION SELECT customer_key FROM cw_rows_now WHERE {changed}) WHERE customer_key IS NOT NULL")),
             f"DELETE FROM {table} WHERE {changed}",
             f"INSERT INTO {table} SELECT * FROM cw_rows_now WHERE {changed}",
-            *queue_keys(con, rows, f"SELECT {rows.columns} FROM cw_rows_changed",
-                        f"SELECT * FROM cw_rows_now WHERE {changed}"),
+            *queue_keys(con, rows, f"SELECT {rows.columns} FROM cw_rows_changed"),
             *(f"INSERT INTO {queue} SELECT {rows.columns} FROM cw_rows_changed" for queue in passed_on))
     [(changed,)] = con.execute("SELECT count(*) FROM cw_rows_changed").fetchall()
     con.execute("DROP TABLE cw_rows_now")

@@ -104,13 +104,11 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
                       "CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS "
                       "k IN (SELECT customer_key FROM cw_changed_keys)",
                       read_sql(spec.rows_sql),
-                      f"CREATE OR REPLACE TEMP TABLE cw_built AS SELECT * FROM {spec.rows_view}",
                       f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
-                      f"INSERT INTO {spec.table} SELECT * FROM cw_built",
+                      f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",
                       *(s for q in spec.next_queues
                         for s in (create_queue(q), f"INSERT INTO {q} SELECT customer_key FROM cw_changed_keys")),
-                      *(queue_keys(con, spec.published, "SELECT customer_key FROM cw_changed_keys",
-                                   "SELECT * FROM cw_built")
+                      *(queue_keys(con, spec.published, "SELECT customer_key FROM cw_changed_keys")
                         if spec.published else []),
                       *(s for now, kept in spec.facts.items()
                         for s in (f"DELETE FROM {kept} WHERE {_in_fact_keys}", f"INSERT INTO {kept} SELECT * FROM {now}"))]

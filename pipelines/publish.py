@@ -138,12 +138,10 @@ def _copy_table(con: duckdb.DuckDBPyConnection, build: str, table: str, policy: 
         if (keys is not None and published == column_names(cursor, *table.split("."))
                 and not needs_rewrite(*stored_and_live(cursor, table))):
             rows = UNPUBLISHED[table]
-            kept = column_names(cursor, *rows.rows_table.split("."), database=build) == columns
-            changed = (f"{ident(build)}.{rows.rows_table}" if kept  # the queued keys' rows, as written
-                       else f"{source} WHERE {rows.row_in_queue(keys)}")
             cursor.execute("BEGIN")
             cursor.execute(f"DELETE FROM {table} WHERE {rows.row_in_queue(keys)}")
-            replaced = cursor.execute(f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {changed}").fetchall()[0][0]
+            replaced = cursor.execute(f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {source} "
+                                      f"WHERE {rows.row_in_queue(keys)}").fetchall()[0][0]
             cursor.execute("COMMIT")
             how = f"{replaced} rows replaced"
         else:
@@ -220,8 +218,7 @@ def _mark_published(con: duckdb.DuckDBPyConnection, target: Path, fingerprint: s
     present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
     run_sql(con, f"CREATE OR REPLACE TABLE {PUBLISH_STATE} AS SELECT {literal(fingerprint)} AS fingerprint, "
                  f"{literal(_file_identity(target))} AS file_identity",
-            *(f"DELETE FROM {queue}" for rows in UNPUBLISHED.values() for queue in (rows.queue, rows.rows_table)
-              if queue in present))
+            *(f"DELETE FROM {rows.queue}" for rows in UNPUBLISHED.values() if rows.queue in present))
 
 
 def _upstream_keys() -> list[dg.AssetKey]:

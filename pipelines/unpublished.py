@@ -5,9 +5,7 @@ Each such table has two queues in the build of the keys whose rows were written;
 every row (the table was built whole). The steps that write the table fill both.
 `<table>_unpublished` holds the keys written since the BI file was last published: publish replaces
 those keys' rows in a copy of the previous file instead of copying every row, and empties the queue
-once the file is in place. `<table>_unpublished_rows` holds those keys' rows as written, given by
-the writer that has them in hand: publish reads them there, as picking a few thousand scattered
-rows out of the table reads every row of it (0.1 s a table at 1M orders). `quality.<schema>_<table>_unchecked` holds the keys written since the
+once the file is in place. `quality.<schema>_<table>_unchecked` holds the keys written since the
 table's checks last ran (pipelines/check_rows.py): they make it, and empty it.
 """
 
@@ -29,10 +27,6 @@ class UnpublishedRows:
     @property
     def queue(self) -> str:
         return f"{self.table}_unpublished"
-
-    @property
-    def rows_table(self) -> str:
-        return f"{self.table}_unpublished_rows"
 
     @property
     def unchecked(self) -> str:
@@ -72,24 +66,13 @@ def _queues(con, rows: UnpublishedRows) -> tuple[str, ...]:
 
 
 def queue_every_row(con, rows: UnpublishedRows) -> str:
-    """The statements (one text) that mark the whole table unpublished and unchecked (it was built
-    whole, maybe with other columns: its rows table starts again, empty, with the table's columns)."""
+    """The statements (one text) that mark the whole table unpublished and unchecked (it was built whole)."""
     nulls = ", ".join(f"NULL::{sql_type} AS {column}" for column, sql_type in rows.key.items())
-    return "; ".join([*(f"CREATE OR REPLACE TABLE {queue} AS SELECT {nulls}" for queue in _queues(con, rows)),
-                      f"CREATE OR REPLACE TABLE {rows.rows_table} AS SELECT * FROM {rows.table} LIMIT 0"])
+    return "; ".join(f"CREATE OR REPLACE TABLE {queue} AS SELECT {nulls}" for queue in _queues(con, rows))
 
 
-def queue_keys(con, rows: UnpublishedRows, keys_sql: str, rows_sql: str | None = None) -> list[str]:
-    """The statements that add the keys `keys_sql` selects to the table's queues, once the table
-    is written, and put their rows in its rows table: those `rows_sql` selects (the keys' rows as
-    written), else read from the table. A build from before the rows were kept takes the rows of
-    the keys it had queued from the table, once."""
-    kept = (f"CREATE TABLE IF NOT EXISTS {rows.rows_table} AS SELECT * FROM {rows.table} WHERE {rows.row_in_queue()}",
-            f"DELETE FROM {rows.rows_table} WHERE ({rows.columns}) IN ({keys_sql})",
-            f"INSERT INTO {rows.rows_table} "
-            + (rows_sql or f"SELECT * FROM {rows.table} WHERE ({rows.columns}) IN ({keys_sql})"))
-    return [*(statement for queue in _queues(con, rows)
-              for statement in (f"CREATE TABLE IF NOT EXISTS {queue} ({rows.queue_columns})",
-                                *(kept[:1] if queue == rows.queue else ()),
-                                f"INSERT INTO {queue} {keys_sql}")),
-            *kept[1:]]
+def queue_keys(con, rows: UnpublishedRows, keys_sql: str) -> list[str]:
+    """The statements that add the keys `keys_sql` selects to the table's queues."""
+    return [statement for queue in _queues(con, rows)
+            for statement in (f"CREATE TABLE IF NOT EXISTS {queue} ({rows.queue_columns})",
+                              f"INSERT INTO {queue} {keys_sql}")]

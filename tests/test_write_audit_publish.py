@@ -1,7 +1,6 @@
 """Write-audit-publish: a failed audit or a killed run never touches the published BI file,
 and readers holding it open are neither blocked nor shown a half-written state."""
 
-import csv
 import datetime as dt
 import hashlib
 import os
@@ -11,12 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import openpyxl
 import pytest
-
-from connectors.files import csv_all_rows, csv_format
 
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 
@@ -133,49 +128,3 @@ def test_run_killed_mid_build_leaves_the_published_file_and_recovers(published_o
     after = recovered.query("SELECT * FROM marts.order_to_delivery_monthly ORDER BY ALL")
     expected = run.query("SELECT * FROM marts.order_to_delivery_monthly ORDER BY ALL")
     assert after.equals(expected)
-
-
-
-def test_rows_written_are_held_for_publishing_as_written_until_a_night_publishes_them(published_once, tmp_path):
-    """A night that stops before publishing keeps, beside each table's queue of unpublished keys,
-    those keys' rows as written (publish reads them there, not out of the whole table); the night
-    that publishes replaces them in the file, which then equals a whole copy of the build."""
-    from pipelines.definitions import build_definitions
-    from pipelines.settings import load_settings
-    from pipelines.unpublished import UNPUBLISHED
-
-    run = published_once
-    orders = run.landing / "crm" / "sales_orders.csv"
-    header, *rows = csv_all_rows(orders, fmt := csv_format(orders))
-    with orders.with_name("sales_orders_more.csv").open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, delimiter=fmt.delimiter).writerows(
-            [header, *([f"SO-9900{i}", *row[1:]] for i, row in enumerate(rows[:3]))])
-    job = build_definitions(str(run.config_path)).resolve_job_def("nightly")
-    unpublished_night = [key for key in job.asset_layer.executable_asset_keys if key.path[0] != "publish"]
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, asset_selection=unpublished_night).success
-    held_any = False
-    for table in UNPUBLISHED.values():
-        order = ", ".join(table.key)
-        held = run.query(f"SELECT * FROM {table.rows_table} ORDER BY {order}", published=False)
-        written = run.query(f"SELECT * FROM {table.table} WHERE {table.row_in_queue()} ORDER BY {order}",
-                            published=False)
-        assert held.equals(written), table.table
-        held_any |= not held.empty
-    assert held_any, "the new orders wrote rows"
-
-    night = nightly_run_in(run.config_path.parent, run.landing)
-    [publish] = [e for e in night.result.get_asset_materialization_events()
-                 if e.asset_key.path == ["publish", "crosswalk_duckdb"]]
-    assert all(how.endswith("rows replaced") for how in publish.materialization.metadata["update"].value.values())
-    whole = tmp_path / "whole.duckdb"
-    night.publish_copy(whole, load_settings(night.config_path))
-    for table in UNPUBLISHED.values():
-        order = ", ".join(table.key)
-        con = duckdb.connect(str(whole), read_only=True)
-        try:
-            expected = con.execute(f"SELECT * FROM {table.table} ORDER BY {order}").df()
-        finally:
-            con.close()
-        assert night.query(f"SELECT * FROM {table.table} ORDER BY {order}").equals(expected), table.table
-        assert night.query(f"SELECT count(*) AS n FROM {table.rows_table}", published=False)["n"].item() == 0
