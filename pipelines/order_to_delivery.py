@@ -37,8 +37,9 @@ CUSTOMERS_QUEUE = "marts.order_to_delivery_customers_changed"  # customers built
 STATE = "marts.order_to_delivery_monthly_state"
 SQL_FILES = ("marts/order_to_delivery_facts.sql", "marts/order_to_delivery_groups.sql",
              "marts/order_to_delivery_monthly.sql")
-# the facts the groups only sum (never NULL: order_to_delivery_facts.sql): a change to these alone
-# moves each of the order's groups by the difference
+# the facts the groups only sum (order_to_delivery_facts.sql gives them no NULL; a NULL on either
+# side groups the month again): a change to these alone moves each of the order's groups by the
+# difference
 ADDITIVE = ("support_tickets", "cfsat_responses", "cfsat_satisfied", "cfsat_score_sum")
 
 
@@ -124,9 +125,7 @@ def build_order_to_delivery(con: duckdb.DuckDBPyConnection, rebuild: bool) -> st
     if not scoped:
         run_sql(con, *whole_sql(), *_inputs_read_sql(False), keep_fingerprint_sql(STATE, fingerprint))
         return "computed whole"
-    run_sql(con, "CREATE OR REPLACE TEMP TABLE cw_otd_facts_now AS SELECT * FROM cw_otd_facts",
-            _facts_changed_sql(con), "CREATE OR REPLACE TEMP TABLE cw_otd_sums_only AS "
-            "SELECT * EXCLUDE (period_before, period_after, sums_only) FROM cw_otd_facts_changed WHERE sums_only")
+    run_sql(con, "CREATE OR REPLACE TEMP TABLE cw_otd_facts_now AS SELECT * FROM cw_otd_facts", _facts_changed_sql(con))
     [(changed,)] = con.execute("SELECT count(*) FROM cw_otd_facts_changed").fetchall()
     if not changed:
         run_sql(con, *_inputs_read_sql(True))
@@ -175,9 +174,12 @@ def _facts_changed_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _sums_added_sql(regrouped: bool) -> str:
-    """cw_otd_sums_added: what each group not grouped again gains, as order_to_delivery_groups.sql
-    groups (the overall groups too when no month is grouped again)."""
-    overall = "" if regrouped else "UNION ALL SELECT * REPLACE ('all' AS period) FROM cw_otd_sums_only"
+    """cw_otd_sums_added: what each group not grouped again gains, grouped as
+    order_to_delivery_groups.sql groups (its dimension expressions repeated: DuckDB takes no
+    grouping() in a macro); the overall groups too when no month is grouped again."""
+    moved = ("SELECT period, channel_value, campaign_value, region_value, " + ", ".join(ADDITIVE)
+             + " FROM cw_otd_facts_changed WHERE sums_only")
+    overall = "" if regrouped else f"UNION ALL SELECT * REPLACE ('all' AS period) FROM ({moved})"
     return f"""
         CREATE OR REPLACE TEMP TABLE cw_otd_sums_added AS
         SELECT period,
@@ -185,7 +187,7 @@ def _sums_added_sql(regrouped: bool) -> str:
                     WHEN grouping(region_value) = 0 THEN 'region' ELSE 'all' END AS dimension,
                coalesce(channel_value, campaign_value, region_value, 'all') AS dimension_value,
                {', '.join(f'sum({c}) AS {c}' for c in ADDITIVE)}
-        FROM (SELECT * FROM cw_otd_sums_only WHERE period NOT IN (SELECT period FROM cw_otd_months) {overall})
+        FROM (SELECT * FROM ({moved}) WHERE period NOT IN (SELECT period FROM cw_otd_months) {overall})
         GROUP BY GROUPING SETS ((period), (period, channel_value), (period, campaign_value), (period, region_value))"""
 
 
