@@ -12,7 +12,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from connectors.values import register_functions
-from pipelines import collector, compaction
+from pipelines import collector, compaction, key_storage
 from pipelines.settings import Settings, load_settings
 from pipelines.staging_sql import literal
 
@@ -117,6 +117,7 @@ def prepare_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> None
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    key_storage.convert_kept_tables(con)
 
 
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import key_storage
+
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
@@ -14,11 +16,15 @@ def read_sql(relative: str) -> str:
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, *statements: str) -> None:
-    """Execute the statements in order inside one transaction: all or nothing."""
+    """Execute the statements in order inside one transaction: all or nothing. A table with key
+    columns stored uncompressed is created by pipelines/key_storage.py."""
     con.execute("BEGIN")
     try:
         for statement in statements:
-            con.execute(statement)
+            if key_storage.creates_key_table(statement):
+                key_storage.execute(con, statement)
+            else:
+                con.execute(statement)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

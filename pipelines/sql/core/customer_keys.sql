@@ -72,8 +72,8 @@ SELECT cluster_id, anchor, 'C' || upper(substr(md5(key_seed), 1, 10)) AS custome
 FROM derived;
 
 -- the keys of the clusters outside tonight's scope stay (kept, not found again); the others are
--- written (all of them when every cluster was keyed)
-CREATE TABLE IF NOT EXISTS core.customer_cluster_keys (cluster_id BIGINT, customer_key VARCHAR);
+-- written (all of them when every cluster was keyed); its key stored uncompressed (pipelines/key_storage.py)
+CREATE TABLE IF NOT EXISTS core.customer_cluster_keys (cluster_id BIGINT, customer_key VARCHAR USING COMPRESSION uncompressed);
 DELETE FROM core.customer_cluster_keys
 WHERE cluster_id NOT IN (SELECT cluster_id FROM cw_cluster_keys_kept WHERE NOT found_again);
 INSERT INTO core.customer_cluster_keys

@@ -4,8 +4,8 @@
 -- (the records of the clusters in cw_clusters_to_key, and the arrived records of kept clusters,
 -- cw_arrivals_kept; cw_record_claims: the keys the registry gave them before)
 CREATE TABLE IF NOT EXISTS core.customer_key_registry (
-    record_key VARCHAR,
-    customer_key VARCHAR NOT NULL,
+    record_key VARCHAR USING COMPRESSION uncompressed,  -- (pipelines/key_storage.py)
+    customer_key VARCHAR USING COMPRESSION uncompressed NOT NULL,
     first_seen_at TIMESTAMPTZ,
     keyed_at TIMESTAMPTZ      -- the last run that keyed the record (all records, or those whose customer changed)
 );
