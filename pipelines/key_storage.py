@@ -7,9 +7,10 @@ the whole column: at 1M orders, reading 1% of the key registry by record_key too
 0.022 s with both its string columns stored uncompressed. Stored so, these columns cost about
 0.4 GB more on disk at 1M orders (benchmarks/RESULTS.md, Twentieth round).
 
-`sql_assets.run_sql` creates a table of KEY_COLUMNS that a statement creates with CREATE OR
-REPLACE TABLE ... AS from its query's columns, with those columns uncompressed (DuckDB takes the
-choice only in a column's definition); `convert_kept_tables` rewrites such tables made before.
+DuckDB takes that choice only in a column's definition, not in CREATE TABLE ... AS. So a
+`CREATE OR REPLACE TABLE ... AS` of one of these tables run by `sql_assets.run_sql` creates the
+table from its query's columns, keys uncompressed, then fills it; `convert_kept_tables` rewrites
+the tables a build made before keeps compressed.
 """
 
 import re
