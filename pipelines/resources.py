@@ -41,7 +41,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         settings = self.settings()
         self._held = self._open(settings)
-        prepare_database(self._held, settings)
+        converted = prepare_database(self._held, settings)
+        if converted and context.log:
+            context.log.info(f"Written again once with their key columns uncompressed: {', '.join(converted)}")
         self._collector_before = collector.relax()
 
     def checkpoint_ahead(self) -> None:
@@ -105,8 +107,10 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
     prepare_session(con, settings)
 
 
-def prepare_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Settings of the whole database (every connection to it in this process) and its schemas."""
+def prepare_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Settings of the whole database (every connection to it in this process) and its schemas;
+    the tables a build made before keeps with their key columns compressed are written again
+    (pipelines/key_storage.py), and returned."""
     # one checkpoint when the run ends (WarehouseResource holds the build open), not one per 16 MB
     # of log: a night's steps change a few rows of large tables, and each checkpoint rewrites the
     # row groups they touch
@@ -117,7 +121,7 @@ def prepare_database(con: duckdb.DuckDBPyConnection, settings: Settings) -> None
     con.execute("SET memory_limit = ?", [settings.memory_limit])
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    key_storage.convert_kept_tables(con)
+    return key_storage.convert_kept_tables(con)
 
 
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -80,3 +80,18 @@ def test_a_build_made_before_is_converted_once_with_rows_order_and_not_null_kept
     [(definition,)] = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'unrelated'").fetchall()
     assert "USING COMPRESSION" not in definition
     assert key_storage.convert_kept_tables(con) == []
+
+
+def test_a_run_opening_a_build_made_before_converts_it(sample_run, tmp_path):
+    from pipelines.resources import prepare_database
+    from pipelines.settings import load_settings
+
+    con = duckdb.connect(str(tmp_path / "build.duckdb"))
+    con.execute("CREATE SCHEMA core")
+    con.execute("CREATE TABLE core.orders AS SELECT 'ORD-' || range AS order_key, 'C' || range AS customer_key, "
+                "CAST(range AS VARCHAR) AS order_number, range AS quantity FROM range(1000)")
+    assert prepare_database(con, load_settings(sample_run.config_path)) == ["core.orders"]
+    con.execute("CHECKPOINT")  # before it, new rows sit in memory uncompressed whatever the definition
+    assert _compression(con, "core.orders") == {"order_key": {"Uncompressed"}, "customer_key": {"Uncompressed"},
+                                                "order_number": {"Uncompressed"}}
+    assert prepare_database(con, load_settings(sample_run.config_path)) == []
