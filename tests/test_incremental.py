@@ -2,9 +2,14 @@
 new or corrected ones are read, removed ones leave, and a full rebuild stays possible."""
 
 import csv
+import os
 import shutil
 
+import duckdb
+
 from connectors.files import csv_all_rows, csv_format
+from pipelines import raw
+from pipelines.raw import files_moved, known_hashes
 from pipelines.staging_sql import carried_sql
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 
@@ -39,7 +44,10 @@ def marts(run):
     return run.query("SELECT * FROM marts.order_to_delivery_monthly ORDER BY ALL")
 
 
-def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
+def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path, monkeypatch):
+    # whether each night's landing step began importing what the checks and identity need
+    imports_begun = []
+    monkeypatch.setattr(raw, "_import_for_later_steps", imports_begun.append)
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     first = nightly_run_in(tmp_path, landing)
@@ -47,6 +55,7 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
 
     second = nightly_run_in(tmp_path, landing)
     assert second.result.success
+    assert imports_begun == [True, False], "a night whose files are as they were imports no checks ahead"
     assert set(tables_read(second).values()) == {0}
     assert set(rows_typed(second).values()) == {0}, "typed rows of unchanged files are kept"
     load_ids = second.query("SELECT DISTINCT load_id FROM raw.crm_sales_orders", published=False)["load_id"]
@@ -70,9 +79,31 @@ def test_unchanged_files_are_not_read_again_and_new_ones_are(tmp_path):
 
     rebuilt = nightly_run_in(tmp_path, landing, full_rebuild=True)
     assert rebuilt.result.success and set(tables_read(rebuilt).values()) == {1}
+    assert imports_begun == [True, False, True, True]
     assert rows_typed(rebuilt)["crm_contacts"] == first.query(
         "SELECT count(*) AS n FROM raw.crm_contacts", published=False)["n"][0]
     assert marts(rebuilt).equals(marts(third))
+
+
+def test_files_moved_notices_a_new_touched_or_removed_file_and_nothing_else(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    run = nightly_run_in(tmp_path, landing)
+    con = duckdb.connect(str(run.build), read_only=True)
+    try:
+        known = known_hashes(con)
+    finally:
+        con.close()
+    assert known and not files_moved(landing, known)
+    [contacts] = landing.rglob("hubspot_contacts.csv")
+    shutil.copy(contacts, landing / "contacts_copy.csv")  # a new file
+    assert files_moved(landing, known)
+    (landing / "contacts_copy.csv").unlink()
+    assert not files_moved(landing, known)
+    assert files_moved(landing, known | {("crm/elsewhere.csv", 1, 1, 1): "x"})  # one hashed before, now gone
+    stat = contacts.stat()
+    os.utime(contacts, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # the same bytes, touched
+    assert files_moved(landing, known)
 
 
 def test_a_night_that_only_adds_records_appends_them_to_the_history(tmp_path):
