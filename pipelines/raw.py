@@ -228,14 +228,14 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
     return None
 
 
-def _import_for_later_steps(files_moved: bool) -> None:
+def _import_for_later_steps(landing_moved: bool) -> None:
     """The report needs matplotlib; when landing files moved, the checks need Great Expectations
     and customer identity Splink's SQL dialect (loaded when a model is first read). Their imports
     take seconds of Python: begun with the first step, beside file reads that spend their time
     outside the interpreter. On a night whose files are as they were, the checks report their last
     results and nothing is linked, so those two are left to whichever step first needs them
     (1.5 s of CPU that a night with nothing new no longer spends)."""
-    if files_moved:
+    if landing_moved:
         importlib.import_module("sqlglot.dialects.duckdb")
         importlib.import_module("great_expectations")
     matplotlib = importlib.import_module("matplotlib")
