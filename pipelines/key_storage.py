@@ -4,7 +4,7 @@ A night reads few rows of these tables by their keys (a customer key, a record k
 number), and those rows lie in every row group. DuckDB decompresses a compressed string column
 (DICT_FSST) for every row it scans before the join drops most of them, so each such read cost
 the whole column: at 1M orders, reading 1% of the key registry by record_key took 0.071 s, and
-0.022 s with both its string columns stored uncompressed. Stored so, these columns cost about
+0.020-0.031 s with both its string columns stored uncompressed. Stored so, these columns cost about
 0.4 GB more on disk at 1M orders (benchmarks/RESULTS.md, Twentieth round).
 
 DuckDB takes that choice only in a column's definition, not in CREATE TABLE ... AS. So a

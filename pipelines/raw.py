@@ -99,21 +99,24 @@ def known_hashes(con) -> dict[tuple[str, int, int, int], str]:
         f"SELECT relative_path, size_bytes, mtime_ns, ctime_ns, file_hash FROM {FILE_HASHES}").fetchall()}
 
 
+def _stamped(landing_dir: Path, path: Path, stat: os.stat_result) -> tuple[str, int, int, int]:
+    """A landing file's key in known_hashes: its relative path and version stamp."""
+    return path.relative_to(landing_dir).as_posix(), *version_stamp(stat)
+
+
 def _hash_unless_known(landing_dir: Path, known: dict[tuple[str, int, int, int], str]):
     """(hash, stat) of a file: its stat taken before its bytes are read, so that a file written
     while it is hashed is hashed again the next night."""
     def file_hash(path: Path) -> tuple[str, os.stat_result]:
         stat = path.stat()
-        return known.get((path.relative_to(landing_dir).as_posix(), *version_stamp(stat))) or file_sha256(path), stat
+        return known.get(_stamped(landing_dir, path, stat)) or file_sha256(path), stat
     return file_hash
 
 
 def files_moved(landing_dir: Path, known: dict[tuple[str, int, int, int], str]) -> bool:
     """Whether a landing file is new, or its size, modification or change time moved since it was
     hashed (`known`, known_hashes), or one hashed before is gone."""
-    stamps = {(path.relative_to(landing_dir).as_posix(), *version_stamp(path.stat()))
-              for path in list_landing_files(landing_dir)}
-    return stamps != set(known)
+    return {_stamped(landing_dir, path, path.stat()) for path in list_landing_files(landing_dir)} != set(known)
 
 
 def raw_key(entity_name: str) -> dg.AssetKey:
@@ -256,14 +259,13 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if not settings.landing_dir.is_dir():
         raise dg.Failure(f"The landing folder {settings.landing_dir} does not exist; set landing_dir in "
                          f"{settings.config_path} or pass --landing.")
-    with warehouse.connect() as con:
-        hashes = {} if warehouse.full_rebuild else known_hashes(con)
-    threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, hashes),),
-                     daemon=True).start()
     profiles = load_profiles()
     fingerprint = discovery_fingerprint(profiles)
     with warehouse.connect() as con:
         previous = {} if warehouse.full_rebuild else previous_discoveries(con, fingerprint)
+        hashes = {} if warehouse.full_rebuild else known_hashes(con)
+    threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, hashes),),
+                     daemon=True).start()
     rows = _manifest_rows(settings.landing_dir, profiles, context.run.run_id, load_overrides(), fingerprint, previous,
                           hashes)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
