@@ -11,7 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
 import yaml
 
 from pipelines import collector
@@ -37,6 +36,9 @@ def main() -> None:
     parser.add_argument("--warehouse", default=None)
     parser.add_argument("--slowest", type=int, default=12, help="how many of the slowest steps to list")
     args = parser.parse_args()
+    collector.quiet_imports()  # as crosswalk run does
+    import dagster as dg
+
     warehouse = Path(args.warehouse or tempfile.mkdtemp(prefix="crosswalk-bench-"))
     config = warehouse / "bench.yaml"
     warehouse.mkdir(parents=True, exist_ok=True)

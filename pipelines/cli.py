@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--warehouse", help="folder for the build and crosswalk.duckdb (default: warehouse_dir)")
     args = parser.parse_args(argv)
     if args.command == "run":
+        collector.quiet_imports()
         code = run(args.landing, args.warehouse, args.full_rebuild)
         collector.freeze_before_exit()
         return code

@@ -17,7 +17,7 @@ def _collector_in_a_run(tmp_path) -> dict:
 
     @dg.asset
     def during_the_run(warehouse: WarehouseResource) -> None:
-        seen["threshold"], seen["frozen"] = gc.get_threshold(), gc.get_freeze_count()
+        seen["threshold"], seen["frozen"], seen["enabled"] = gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()
         with warehouse.connect() as con:
             con.execute("SELECT 1").fetchall()
 
@@ -33,6 +33,16 @@ def test_a_run_spaces_out_garbage_collection_and_restores_it_when_it_ends(tmp_pa
     assert seen["frozen"] > 1000  # the objects alive when the run began: left out of collections
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_started_with_collection_off_collects_during_the_run_only(tmp_path):
+    gc.disable()  # as crosswalk run does while it imports (collector.quiet_imports)
+    try:
+        seen = _collector_in_a_run(tmp_path)
+        assert seen["enabled"] and seen["threshold"] == RUN_THRESHOLD
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_objects_the_process_froze_itself_stay_frozen_after_a_run(tmp_path):
