@@ -117,9 +117,8 @@ def run(landing: str | None, warehouse: str | None, full_rebuild: bool = False) 
         print(f"crosswalk: the landing folder {settings.landing_dir} does not exist; pass --landing DIR "
               f"or set landing_dir in {settings.config_path}", file=sys.stderr)
         return 2
-    _dagster_home()
-    import dagster as dg
-
+    home = _dagster_home()
+    from pipelines.dagster_storage import run_instance
     from pipelines.definitions import all_assets, build_definitions
     from pipelines.status import RunProgress
 
@@ -128,7 +127,7 @@ def run(landing: str | None, warehouse: str | None, full_rebuild: bool = False) 
     started = time.monotonic()
     print(f"Crosswalk nightly run: {settings.landing_dir} -> {settings.warehouse_dir}", flush=True)
     run_id = str(uuid.uuid4())
-    with dg.DagsterInstance.get() as instance:
+    with run_instance(home) as instance:
         # The console shows each asset as it is done and Dagster's warnings and errors (quarantined
         # rows, failed steps), then a summary with one sentence per failed step; the full event log
         # is kept in the instance and shown in the UI.
