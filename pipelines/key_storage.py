@@ -61,22 +61,21 @@ def _definitions(table: str, columns: list[tuple[str, str, bool]]) -> str:
                      + ("" if nullable else " NOT NULL") for name, kind, nullable in columns)
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, definitions: str, rows_sql: str) -> None:
-    """`table` replaced by a table of `definitions` holding the rows of `rows_sql`, which may read
-    the table it replaces."""
+def _replace_sql(table: str, definitions: str, rows_sql: str) -> list[str]:
+    """The statements that replace `table` by a table of `definitions` holding the rows of
+    `rows_sql`, which may read the table it replaces."""
     schema, name = table.split(".")
     fresh = f"{ident(schema)}.{ident(name + '__keyed')}"
-    con.execute(f"DROP TABLE IF EXISTS {fresh}")
-    con.execute(f"CREATE TABLE {fresh} ({definitions})")
-    con.execute(f"INSERT INTO {fresh} {rows_sql}")
-    con.execute(f"DROP TABLE IF EXISTS {ident(schema)}.{ident(name)}")
-    con.execute(f"ALTER TABLE {fresh} RENAME TO {ident(name)}")
+    return [f"DROP TABLE IF EXISTS {fresh}", f"CREATE TABLE {fresh} ({definitions})",
+            f"INSERT INTO {fresh} {rows_sql}", f"DROP TABLE IF EXISTS {ident(schema)}.{ident(name)}",
+            f"ALTER TABLE {fresh} RENAME TO {ident(name)}"]
 
 
 def create_as(con: duckdb.DuckDBPyConnection, table: str, query: str) -> None:
     """CREATE OR REPLACE TABLE `table` AS `query`, with the table's key columns uncompressed."""
     columns = [(name, kind, True) for name, kind, *_ in con.execute(f"DESCRIBE {query}").fetchall()]
-    _replace(con, table, _definitions(table, columns), query)
+    for statement in _replace_sql(table, _definitions(table, columns), query):
+        con.execute(statement)
 
 
 def _kept_compressed(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -93,17 +92,13 @@ def _kept_compressed(con: duckdb.DuckDBPyConnection) -> list[str]:
 def convert_kept_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Rewrite, rows and order unchanged, the tables a build made before keeps with a key column
     compressed (once: a few seconds at 1M orders). Returns those tables."""
+    from pipelines.sql_assets import run_sql  # (which imports this module)
+
     converted = _kept_compressed(con)
     for table in converted:
         schema, name = table.split(".")
         columns = con.execute("SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
                               "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
                               "ORDER BY column_index", [schema, name]).fetchall()
-        con.execute("BEGIN")
-        try:
-            _replace(con, table, _definitions(table, columns), f"SELECT * FROM {ident(schema)}.{ident(name)}")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        run_sql(con, *_replace_sql(table, _definitions(table, columns), f"SELECT * FROM {ident(schema)}.{ident(name)}"))
     return converted
