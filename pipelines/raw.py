@@ -113,10 +113,10 @@ def _hash_unless_known(landing_dir: Path, known: dict[tuple[str, int, int, int],
     return file_hash
 
 
-def files_moved(landing_dir: Path, known: dict[tuple[str, int, int, int], str]) -> bool:
-    """Whether a landing file is new, or its size, modification or change time moved since it was
-    hashed (`known`, known_hashes), or one hashed before is gone."""
-    return {_stamped(landing_dir, path, path.stat()) for path in list_landing_files(landing_dir)} != set(known)
+def files_moved(landing_dir: Path, paths: list[Path], known: dict[tuple[str, int, int, int], str]) -> bool:
+    """Whether a landing file (`paths`, list_landing_files) is new, or its size, modification or
+    change time moved since it was hashed (`known`, known_hashes), or one hashed before is gone."""
+    return {_stamped(landing_dir, path, path.stat()) for path in paths} != set(known)
 
 
 def raw_key(entity_name: str) -> dg.AssetKey:
@@ -137,7 +137,7 @@ def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple
     return rows
 
 
-def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: str,
+def _manifest_rows(landing_dir: Path, paths: list[Path], profiles: tuple[Profile, ...], load_id: str,
                    overrides: tuple[Override, ...] = (), fingerprint: str | None = None,
                    previous: dict[tuple[str, str], list[dict]] | None = None,
                    hashes: dict[tuple[str, int, int, int], str] | None = None) -> list[dict]:
@@ -145,7 +145,6 @@ def _manifest_rows(landing_dir: Path, profiles: tuple[Profile, ...], load_id: st
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds),
     and one whose size, modification and change times are in `hashes` is not read to be hashed."""
     forget_held()  # left by an earlier run in this process that stopped before loading
-    paths = list_landing_files(landing_dir)
     found, first_seen = [], {}
     # hashing and parsing spend most of their time outside the interpreter: two files at a time
     with ThreadPoolExecutor(2) as pool:
@@ -264,10 +263,11 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     with warehouse.connect() as con:
         previous = {} if warehouse.full_rebuild else previous_discoveries(con, fingerprint)
         hashes = {} if warehouse.full_rebuild else known_hashes(con)
-    threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, hashes),),
+    paths = list_landing_files(settings.landing_dir)
+    threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, paths, hashes),),
                      daemon=True).start()
-    rows = _manifest_rows(settings.landing_dir, profiles, context.run.run_id, load_overrides(), fingerprint, previous,
-                          hashes)
+    rows = _manifest_rows(settings.landing_dir, paths, profiles, context.run.run_id, load_overrides(), fingerprint,
+                          previous, hashes)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
     hashed = pd.DataFrame(rows, columns=["relative_path", "size_bytes", "mtime_ns", "ctime_ns", "file_hash"]
                           ).drop_duplicates()
