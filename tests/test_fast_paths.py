@@ -16,8 +16,8 @@ import pytest
 import connectors.files as files_module
 import connectors.records as records_module
 from connectors.files import (
-    FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, sheet_head,
-    sheet_is_plain, sheet_rows,
+    FileRefused, LandingTable, TextFormat, arrow_records, cell_text, csv_format, discover_tables, list_landing_files,
+    sheet_head, sheet_is_plain, sheet_rows,
 )
 from connectors.profiles import load_profiles
 from connectors.records import _csv_columns, _text_array, read_columns
@@ -26,6 +26,11 @@ from tests.conftest import SAMPLE_LANDING
 
 PROFILES = load_profiles()
 WOO_HEADER = "order_id,order_number,order_date,status,order_total,order_currency,customer_email"
+
+
+def manifest(folder, **kwargs) -> list[dict]:
+    """The landing step's manifest rows of every file in `folder`."""
+    return _manifest_rows(folder, list_landing_files(folder), PROFILES, "load", **kwargs)
 
 
 def _csv_module_read(table):
@@ -274,7 +279,7 @@ def test_discovery_reads_a_ready_sheet_ahead_once_for_the_raw_load(tmp_path, mon
     read = records_module._read_columns
     monkeypatch.setattr(records_module, "_read_columns", lambda table: reads.append(table.sheet) or read(table))
     shutil.copy(SAMPLE_LANDING / "inventory" / "shipments.xlsx", tmp_path / "shipments.xlsx")
-    ready = [r for r in _manifest_rows(tmp_path, PROFILES, "load") if r["status"] == "ready"]
+    ready = [r for r in manifest(tmp_path) if r["status"] == "ready"]
     tables = [LandingTable(tmp_path / r["relative_path"], r["source_sheet"], r["header_index"],
                            json.loads(r["headers"]), None) for r in ready]
     assert len(tables) == 2 and len(files_module._held_for_load) == 2  # begun by discovery
@@ -304,7 +309,7 @@ def test_a_file_is_hashed_again_only_when_its_size_or_modification_time_moved(tm
     monkeypatch.setattr(raw_module, "file_sha256", lambda path: hashed.append(path.name) or files_module.file_sha256(path))
     for name in ("a.csv", "b.csv"):
         (tmp_path / name).write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n")
-    first = _manifest_rows(tmp_path, PROFILES, "load")
+    first = manifest(tmp_path)
     known = {(r["relative_path"], r["size_bytes"], r["mtime_ns"], r["ctime_ns"]): r["file_hash"] for r in first}
     assert sorted(hashed) == ["a.csv", "b.csv"]
     hashed.clear()
@@ -312,7 +317,7 @@ def test_a_file_is_hashed_again_only_when_its_size_or_modification_time_moved(tm
     path = tmp_path / "b.csv"
     path.write_text(WOO_HEADER + "\n4994,1502,3/31/2025 9:05:00,completed,2.50,GBP,b@c.co.uk\n")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    second = {r["relative_path"]: r["file_hash"] for r in _manifest_rows(tmp_path, PROFILES, "load", hashes=known)}
+    second = {r["relative_path"]: r["file_hash"] for r in manifest(tmp_path, hashes=known)}
     assert hashed == ["b.csv"]
     assert second == {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in ("a.csv", "b.csv")}
     assert second["b.csv"] != next(h for k, h in known.items() if k[0] == "b.csv")
@@ -330,13 +335,13 @@ def test_a_file_rewritten_with_its_size_and_modification_time_kept_is_hashed_aga
     path = tmp_path / "a.csv"
     path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,1.50,GBP,a@b.co.uk\n")
     before = path.stat()
-    [first] = _manifest_rows(tmp_path, PROFILES, "load")
+    [first] = manifest(tmp_path)
     known = {(first["relative_path"], first["size_bytes"], first["mtime_ns"], first["ctime_ns"]): first["file_hash"]}
     time.sleep(0.05)  # past the file system's clock tick
     path.write_text(WOO_HEADER + "\n4993,1501,3/30/2025 0:37:00,completed,9.50,GBP,a@b.co.uk\n")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     hashed.clear()
-    [second] = _manifest_rows(tmp_path, PROFILES, "load", hashes=known)
+    [second] = manifest(tmp_path, hashes=known)
     assert hashed == ["a.csv"]
     assert second["file_hash"] != first["file_hash"]
