@@ -571,11 +571,12 @@ def _locate_header(rows: list[list[str]], profiles: tuple[Profile, ...]) -> tupl
 
 
 def discover_tables(path: Path, profiles: tuple[Profile, ...],
-                    overrides: tuple = (), keep_for_load: bool = False) -> list[LandingTable]:
+                    overrides: tuple = (), keep_for_load: bool = False, whole: bool = True) -> list[LandingTable]:
     """The tables in one landing file, each with its header row and detected profile.
 
     A CSV is read through once here, so a file that cannot be parsed to its end is refused
-    before any of it loads; with keep_for_load, Arrow's parse is kept for the raw load."""
+    before any of it loads; with keep_for_load, Arrow's parse is kept for the raw load. Without
+    `whole`, only its head is read: the caller vouches for the rest (connectors/lines.py)."""
     override = override_for(path.name, overrides)
     candidates = (override.profile,) if override else profiles
     if path.suffix.lower() != ".xlsx":
@@ -587,6 +588,10 @@ def discover_tables(path: Path, profiles: tuple[Profile, ...],
         if not any(any(c.strip() for c in r) for r in head):
             raise FileRefused(f"{path.name}: the file has no header and no rows")
         index, profile = _locate_header(head, candidates)
+        if not whole:
+            table = LandingTable(path, None, index, _trimmed(head[index]), profile, fmt.encoding, fmt.delimiter)
+            table.notes.append(f"read as {fmt.encoding}, delimiter {fmt.delimiter!r}")
+            return [table]
         # the whole file must parse before any of it loads: Arrow vouches for clean files, the csv
         # module reads the rest and names the line it cannot parse
         width = len(_trimmed(head[index]))

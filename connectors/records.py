@@ -21,6 +21,8 @@ from connectors.files import (
     hold_for_load, sheet_head, sheet_is_plain, sheet_values, take_held,
 )
 
+from connectors.lines import LineChanges, parse_changed
+
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).
 SOURCE_ROW, ROW_PROBLEM = "source_row", "row_problem"
 
@@ -75,6 +77,27 @@ def _read_columns(table: LandingTable) -> pa.Table:
         fast = _fast_csv(table, width)
         records = fast if fast is not None else _csv_records(table, width)
     return _judge_cell_sizes(table.headers, records)
+
+
+def lines_what(table: LandingTable) -> tuple:
+    """The key discovery holds a file's comparison with its earlier version under (LineChanges)."""
+    return ("lines", table.header_index, tuple(table.headers), table.encoding, table.delimiter)
+
+
+def changed_records(table: LandingTable, changes: LineChanges) -> pa.Table | None:
+    """The records of the lines that changed since the earlier version, as read_columns gives
+    every record; None where Arrow cannot vouch for them."""
+    names = [column_name(i) for i in range(len(table.headers))]
+    parsed = parse_changed(changes, _text_format(table), names)
+    if parsed is None:
+        return None
+    records = (parsed.append_column(SOURCE_ROW, changes.changed["source_row"])
+               .append_column(ROW_PROBLEM, pa.nulls(parsed.num_rows, pa.string())))
+    if records.num_rows:
+        blank = _blank_rows(records, names)
+        if pc.any(blank).as_py():
+            records = records.filter(pc.invert(blank))
+    return _judge_cell_sizes(table.headers, records.select([SOURCE_ROW, ROW_PROBLEM, *names]))
 
 
 def _csv_records(table: LandingTable, width: int) -> pa.Table:

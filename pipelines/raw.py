@@ -13,10 +13,13 @@ import dagster as dg
 import pandas as pd
 
 from connectors.files import (
-    FileRefused, LandingTable, content_fingerprint, discover_tables, file_sha256, forget_held, list_landing_files,
-    version_stamp,
+    FileRefused, LandingTable, TextFormat, content_fingerprint, discover_tables, file_sha256, forget_held,
+    hold_for_load, list_landing_files, take_held, version_stamp,
 )
-from connectors.records import ROW_PROBLEM, SOURCE_ROW, column_name, prefetch_columns, read_columns
+from connectors.lines import compare_lines, file_lines
+from connectors.records import (
+    ROW_PROBLEM, SOURCE_ROW, changed_records, column_name, lines_what, prefetch_columns, read_columns,
+)
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
@@ -47,6 +50,10 @@ DISCOVERED_FIELDS = ["source_sheet", "profile", "entity", "family", "status", "m
 
 # the column of a stored raw row holding a hash of its cells
 CELLS_HASH = "cells_hash"
+# each line's hash of the loaded snapshot exports whose lines are their records, so that the
+# next version is compared line by line (connectors/lines.py)
+FILE_LINES = "raw.file_lines"
+FILE_LINES_COLUMNS = "file_hash VARCHAR, line BIGINT, line_hash UBIGINT"
 
 # Which file (or sheet) each raw table holds rows of, and the mapping it was read with: a file
 # whose bytes and mapping are unchanged is not read again the next night.
@@ -123,11 +130,45 @@ def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
-def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...]) -> list[dict]:
+def earlier_lines(con) -> dict[str, str]:
+    """The CSV files loaded last whose lines the build keeps: relative path to file hash."""
+    if not column_names(con, *FILE_LINES.split(".")) or not column_names(con, "raw", "landing_files"):
+        return {}
+    return dict(con.execute(f"""
+        SELECT relative_path, file_hash FROM raw.landing_files
+        WHERE status = 'ready' AND source_sheet IS NULL AND file_hash IN (SELECT DISTINCT file_hash FROM {FILE_LINES})
+        """).fetchall())
+
+
+def _compared_tables(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...],
+                     earlier) -> list[LandingTable] | None:
+    """A CSV export sent again under its name, compared line by line with the version loaded
+    before (`earlier`: its file hash and lines, or None): only its changed records are parsed,
+    and held for the raw load with the comparison. None where the file must be read whole."""
+    if earlier is None:
+        return None
+    [table] = discover_tables(path, profiles, overrides, whole=False)
+    if table.profile is None or table.profile.record_key:
+        return None
+    changes = compare_lines(path, TextFormat(table.encoding, table.delimiter), table.header_index, *earlier)
+    records = changed_records(table, changes) if changes is not None else None
+    if records is None:
+        return None
+    hold_for_load(path, lines_what(table), (changes, records))
+    if changes.lines.num_rows <= table.header_index + 1:
+        table.notes.append("header only: no data rows")
+    return [table]
+
+
+def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...],
+                     earlier=None) -> list[dict]:
     """The manifest rows of a file opened for the first time (without the file's own columns).
-    A ready workbook sheet starts reading for its raw load at once (prefetch_columns)."""
+    A ready workbook sheet starts reading for its raw load at once (prefetch_columns). A CSV
+    export whose earlier version's lines are kept (`earlier`, a function giving them) is compared
+    with it line by line."""
     try:
-        tables = discover_tables(path, profiles, overrides, keep_for_load=True)
+        tables = (_compared_tables(path, profiles, overrides, earlier() if earlier else None)
+                  or discover_tables(path, profiles, overrides, keep_for_load=True))
     except FileRefused as exc:
         return [{"status": "refused", "message": str(exc)}]
     rows = [_table_row(table) for table in tables]
@@ -140,10 +181,13 @@ def _discovered_rows(path: Path, profiles: tuple[Profile, ...], overrides: tuple
 def _manifest_rows(landing_dir: Path, paths: list[Path], profiles: tuple[Profile, ...], load_id: str,
                    overrides: tuple[Override, ...] = (), fingerprint: str | None = None,
                    previous: dict[tuple[str, str], list[dict]] | None = None,
-                   hashes: dict[tuple[str, int, int, int], str] | None = None) -> list[dict]:
+                   hashes: dict[tuple[str, int, int, int], str] | None = None,
+                   lines_kept: dict[str, str] | None = None, read_lines=None) -> list[dict]:
     """One row per CSV file or sheet: what it is, and whether it will be loaded. A file whose bytes
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds),
-    and one whose size, modification and change times are in `hashes` is not read to be hashed."""
+    and one whose size, modification and change times are in `hashes` is not read to be hashed.
+    A file at a path whose earlier version's lines are kept (`lines_kept`, earlier_lines) is
+    compared with them (`read_lines`, a file hash's lines)."""
     forget_held()  # left by an earlier run in this process that stopped before loading
     found, first_seen = [], {}
     # hashing and parsing spend most of their time outside the interpreter: two files at a time
@@ -163,8 +207,10 @@ def _manifest_rows(landing_dir: Path, paths: list[Path], profiles: tuple[Profile
                 rows = [{"status": "duplicate", "message": f"same content as {first_seen[file_hash]}; not loaded again"}]
             else:
                 first_seen[file_hash] = base["relative_path"]
+                earlier = (lines_kept or {}).get(base["relative_path"])
+                loader = (lambda h=earlier: (h, read_lines(h))) if earlier and earlier != file_hash else None
                 rows = ((previous or {}).get((base["relative_path"], file_hash))
-                        or pool.submit(_discovered_rows, path, profiles, overrides))
+                        or pool.submit(_discovered_rows, path, profiles, overrides, loader))
             found.append((base, rows))
         return [base | row for base, rows in found
                 for row in (rows.result() if isinstance(rows, Future) else rows)]
@@ -263,11 +309,18 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     with warehouse.connect() as con:
         previous = {} if warehouse.full_rebuild else previous_discoveries(con, fingerprint)
         hashes = {} if warehouse.full_rebuild else known_hashes(con)
+        lines_kept = {} if warehouse.full_rebuild else earlier_lines(con)
     paths = list_landing_files(settings.landing_dir)
+
+    def read_lines(file_hash: str):
+        with warehouse.connect() as con:
+            return con.execute(f"SELECT line, line_hash FROM {FILE_LINES} WHERE file_hash = ?",
+                               [file_hash]).to_arrow_table()
+
     threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, paths, hashes),),
                      daemon=True).start()
     rows = _manifest_rows(settings.landing_dir, paths, profiles, context.run.run_id, load_overrides(), fingerprint,
-                          previous, hashes)
+                          previous, hashes, lines_kept, read_lines)
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS))
     hashed = pd.DataFrame(rows, columns=["relative_path", "size_bytes", "mtime_ns", "ctime_ns", "file_hash"]
                           ).drop_duplicates()
@@ -331,7 +384,8 @@ def raw_record_sql(layout: list[tuple[str, str | None]], alias: str, prefix: str
     return f"json_object({', '.join(pairs)})::VARCHAR", params
 
 
-def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, leaving: list[str]) -> tuple[int, int]:
+def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, leaving: list[str],
+                    loaded: dict | None = None, fingerprint: str | None = None) -> tuple[int, int, bool]:
     """Append the table's records to the entity's stored rows: each cell once, under its canonical
     field name or (not mapped) in unmapped_cells under its header; lineage. Returns the number of
     records and how many of them were already there: a row at the same place (file name, sheet,
@@ -341,8 +395,14 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
     changed, not the whole export; the leaving load's other rows go. A profile that gathers several
     line rows into one record is read whole (a record's lines would otherwise sit in two loads).
     The whole row is not stored again as JSON (a second copy of every cell, seconds per million
-    rows to write): raw_record_sql rebuilds it where a row is quarantined."""
-    records = read_columns(table)
+    rows to write): raw_record_sql rebuilds it where a row is quarantined.
+
+    A snapshot export that discovery compared line by line with the leaving version (held with
+    its changed records, connectors/lines.py) is not parsed again: a record whose line is as it
+    was is already there at its place, if that version was read with the same mapping (`loaded`,
+    file hash to load fingerprint, against `fingerprint`). Returns also whether it was."""
+    held = take_held(table.path, lines_what(table))
+    changes, records = held if held is not None else (None, None)
     layout = record_layout(table.headers, table.profile)
     unmapped = [(i, key) for i, (key, field) in enumerate(layout) if field is None]
     # header names and lineage are file content: they enter SQL as parameters, never as text
@@ -364,15 +424,14 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
     landed = f"SELECT {', '.join(selects)}, {cells_hash} AS {CELLS_HASH} FROM landing_records"
     stored = stored_rows(entity.name)
     same_origin = same_load_sql("l", "o")
-    kept = 0
-    con.register("landing_records", records)
+    kept, by_lines, unchanged_kept = 0, False, 0
     try:
         if leaving and not table.profile.record_key:
             # the loads (as first delivered) carried now by a leaving file at this place; a load this
             # run carries already (another file of the same name) is not taken twice
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE cw_leaving_origins AS
-                SELECT o.load_id, o.file_hash, o.source_sheet
+                SELECT o.load_id, o.file_hash, o.source_sheet, coalesce(l.carrier_file_hash, o.file_hash) AS carrier
                 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, source_file, profile FROM {stored}) o
                 LEFT JOIN {CARRIED_LOADS} l ON {same_origin}
                 WHERE list_contains($leaving, coalesce(l.carrier_file_hash, o.file_hash))
@@ -380,17 +439,37 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                   AND o.source_sheet IS NOT DISTINCT FROM $l_source_sheet AND o.profile = $l_profile""",
                         {"leaving": leaving, **{k: params[k] for k in ("l_load_id", "l_source_file", "l_source_sheet",
                                                                        "l_profile")}})
+            by_lines = changes is not None and _lines_apply(con, stored, changes, (loaded or {}).get(
+                (changes.earlier_hash, table.sheet)) == fingerprint)
+            if by_lines:
+                con.register("cw_unchanged_rows", changes.unchanged)
+            else:
+                records = read_columns(table)
+            con.register("landing_records", records)
             # grouped by numbers only: the loads' text columns beside them made this 0.3 s slower
-            # for a 450k-row export
+            # for a 450k-row export; by lines, the rows at the unchanged lines' places, and those
+            # a changed line leaves with the same cells (quoted otherwise, say)
+            unchanged = (f"""SELECT o.source_row, o.rowid AS raw_row FROM {stored} o
+                             WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})
+                               AND o.source_row IN (SELECT source_row FROM cw_unchanged_rows)
+                             UNION ALL """ if by_lines else "")
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE cw_rows_there AS
-                SELECT n.source_row, min(o.rowid) AS raw_row
-                FROM (SELECT {SOURCE_ROW} AS source_row, {cells_hash} AS content FROM landing_records) n
-                JOIN (SELECT rowid, source_row, {CELLS_HASH} AS content
-                      FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
-                  ON o.source_row = n.source_row AND o.content = n.content
-                GROUP BY n.source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
+                SELECT source_row, min(raw_row) AS raw_row FROM (
+                    {unchanged}
+                    SELECT n.source_row, o.rowid AS raw_row
+                    FROM (SELECT {SOURCE_ROW} AS source_row, {cells_hash} AS content FROM landing_records) n
+                    JOIN (SELECT rowid, source_row, {CELLS_HASH} AS content
+                          FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
+                      ON o.source_row = n.source_row AND o.content = n.content)
+                GROUP BY source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
             kept = con.execute("SELECT count(*) FROM cw_rows_there").fetchone()[0]
+            if by_lines:
+                unchanged_kept = con.execute("SELECT count(*) FROM cw_rows_there WHERE source_row IN "
+                                             "(SELECT source_row FROM cw_unchanged_rows)").fetchone()[0]
+        else:
+            records = read_columns(table)
+            con.register("landing_records", records)
         if kept:
             con.execute("CREATE OR REPLACE TEMP TABLE cw_carried AS SELECT DISTINCT load_id, file_hash, source_sheet "
                         f"FROM {stored} WHERE rowid IN (SELECT raw_row FROM cw_rows_there)")
@@ -405,9 +484,47 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
         con.execute(f"INSERT INTO {stored} BY NAME {landed}{unkept}", params)
         for name in ("cw_leaving_origins", "cw_rows_there", "cw_carried"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
+        _keep_lines(con, table, lineage["file_hash"], changes)
     finally:
-        con.unregister("landing_records")
-    return records.num_rows, int(kept)
+        for name in ("landing_records", "cw_unchanged_rows"):
+            con.unregister(name)
+    # by lines, the records read are the changed ones; the others are at their places already
+    return records.num_rows + int(unchanged_kept), int(kept), by_lines
+
+
+def _lines_apply(con, stored: str, changes, same_mapping: bool) -> bool:
+    """Whether the places of unchanged lines name the rows already there (cw_leaving_origins):
+    one leaving version, the one compared with, read with the same mapping, holding at most one
+    row per place (as each load leaves it)."""
+    if not same_mapping:
+        return False
+    carriers = [h for (h,) in con.execute("SELECT DISTINCT carrier FROM cw_leaving_origins").fetchall()]
+    if carriers != [changes.earlier_hash]:
+        return False
+    same_origin = same_load_sql("l", "o")
+    [(rows, places)] = con.execute(f"""
+        SELECT count(*), count(DISTINCT source_row) FROM {stored} o
+        WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})""").fetchall()
+    return rows == places
+
+
+def _keep_lines(con, table: LandingTable, file_hash: str, changes) -> None:
+    """The lines of a snapshot export whose lines are its records, for the next version's
+    comparison (its comparison's, when discovery compared it)."""
+    if changes is not None:
+        lines = changes.lines
+    elif table.sheet is None and table.profile.export == "snapshot" and not table.profile.record_key:
+        lines = file_lines(table.path, TextFormat(table.encoding, table.delimiter))
+    else:
+        return
+    con.execute(f"CREATE TABLE IF NOT EXISTS {FILE_LINES} ({FILE_LINES_COLUMNS})")
+    con.execute(f"DELETE FROM {FILE_LINES} WHERE file_hash = ?", [file_hash])
+    if lines is not None:
+        con.register("cw_file_lines", lines)
+        try:
+            con.execute(f"INSERT INTO {FILE_LINES} SELECT ?, line, line_hash FROM cw_file_lines", [file_hash])
+        finally:
+            con.unregister("cw_file_lines")
 
 
 def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> None:
@@ -479,7 +596,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 to_read.append((table, lineage, fingerprint))
             kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
             con.register("kept_tables", kept_tables)
-            ledger, per_file, rows_carried = [], {}, 0
+            ledger, per_file, rows_carried, by_lines = [], {}, 0, []
             definition = ", ".join(f"{ident(c)} {t}" for c, t in columns.items())
             con.execute("BEGIN")
             try:
@@ -490,8 +607,11 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
                 leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
                 for table, lineage, fingerprint in to_read:
-                    rows, carried = _insert_records(con, entity, table, lineage, leaving)
+                    rows, carried, compared = _insert_records(con, entity, table, lineage, leaving, loaded,
+                                                              fingerprint)
                     rows_carried += carried
+                    if compared:
+                        by_lines.append(table.source_file)
                     per_file[table.source_file] = per_file.get(table.source_file, 0) + rows
                     ledger.append({"entity": entity.name, "file_hash": lineage["file_hash"],
                                    "source_sheet": table.sheet, "profile": lineage["profile"],
@@ -510,6 +630,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 if ledger:
                     new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
                     con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
+                if (rebuild or leaving) and column_names(con, *FILE_LINES.split(".")):
+                    con.execute(f"DELETE FROM {FILE_LINES} WHERE file_hash NOT IN (SELECT file_hash FROM raw.loaded_tables)")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -526,6 +648,8 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                       # rows of a file read again that were there as they are, from its earlier export:
                       # kept in the load that first delivered them
                       "rows_already_there": dg.MetadataValue.int(rows_carried),
+                      # exports sent again whose changed lines alone were read (connectors/lines.py)
+                      "compared_by_lines": dg.MetadataValue.json(by_lines),
                       "rows_read_per_file": dg.MetadataValue.json({k: int(v) for k, v in per_file.items()})}
         )
 

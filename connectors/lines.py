@@ -1,0 +1,126 @@
+"""A CSV export sent again, compared line by line with the version loaded before.
+
+A snapshot export (every contact, every subscriber) comes back whole each night with a few rows
+changed. Where every line of the file is one record (no quoted field spans two lines), a line
+whose bytes are those of the earlier version's line at the same place holds the same record:
+only the changed lines need parsing, and the earlier version's rows at the other places stay
+(pipelines/raw.py), as comparing every parsed row with them would decide. A file that is not
+UTF-8, holds a carriage return, a loose quote or a line with an odd number of quotes is read
+whole instead. Lines are hashed by DuckDB, in a database of their own, as the build keeps them
+(raw.file_lines).
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from connectors.files import TextFormat, loose_quotes
+
+# a byte no export holds between fields: each line is read as one text value
+_LINES_SQL = ("SELECT row_number() OVER () - 1 AS line, text FROM read_csv(?, columns = {'text': 'VARCHAR'}, "
+              "delim = '\\x01', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n')")
+
+
+@dataclass(frozen=True)
+class LineChanges:
+    earlier_hash: str        # the file hash of the version compared with
+    lines: pa.Table          # every line of this file: line (from 0), line_hash
+    unchanged: pa.Table      # source_row of each record whose line is the earlier version's
+    changed: pa.Table        # source_row and text of every other record
+
+
+def _line_count(path: Path) -> int:
+    """Lines as a person counts them: one per newline, and a last one without."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        if not size:
+            return 0
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            data = np.frombuffer(mapped, np.uint8)
+            count = int(np.count_nonzero(data == 10)) + (data[-1] != 10)
+            del data  # the view must go before the map closes
+    return count
+
+
+def _readable(path: Path, fmt: TextFormat) -> bool:
+    return fmt.encoding in ("utf-8", "utf-8-sig") and not loose_quotes(path, fmt.delimiter)
+
+
+def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
+    """(line, line_hash) of every line of a file whose lines are its records; None otherwise."""
+    if not _readable(path, fmt):
+        return None
+    con = duckdb.connect()
+    try:
+        lines = con.execute(f"""
+            SELECT line, hash(text) AS line_hash, (strlen(text) - strlen(replace(text, '"', ''))) % 2 = 1 AS odd
+            FROM ({_LINES_SQL})""", [str(path)]).to_arrow_table()
+    except duckdb.Error:
+        return None  # not text DuckDB reads line by line (a carriage return, say)
+    finally:
+        con.close()
+    if lines.num_rows != _line_count(path) or pc.any(lines["odd"]).as_py():
+        return None
+    return lines.select(["line", "line_hash"])
+
+
+def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: str,
+                  earlier: pa.Table) -> LineChanges | None:
+    """This file's lines against the earlier version's (`earlier`: line, line_hash), by place;
+    None where the file's lines are not its records, or its header line is not the earlier one."""
+    if not _readable(path, fmt):
+        return None
+    con = duckdb.connect()
+    try:
+        con.register("earlier", earlier)
+        lines = con.execute(f"""
+            SELECT n.line, hash(n.text) AS line_hash, e.line IS NOT NULL AS same,
+                   (strlen(n.text) - strlen(replace(n.text, '"', ''))) % 2 = 1 AS odd,
+                   CASE WHEN e.line IS NULL THEN coalesce(n.text, '') END AS text
+            FROM ({_LINES_SQL}) n
+            LEFT JOIN earlier e ON e.line = n.line AND e.line_hash = hash(n.text)
+            ORDER BY n.line""", [str(path)]).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if (lines.num_rows != _line_count(path) or pc.any(lines["odd"]).as_py()
+            or lines.num_rows <= header_index or not lines["same"][header_index].as_py()):
+        return None
+    records = lines.slice(header_index + 1)
+    source_row = pc.subtract(records["line"], header_index)
+    same = records["same"]
+    return LineChanges(
+        earlier_hash, lines.select(["line", "line_hash"]),
+        pa.table({"source_row": source_row.filter(same)}),
+        pa.table({"source_row": source_row.filter(pc.invert(same)),
+                  "text": records["text"].filter(pc.invert(same))}))
+
+
+def parse_changed(changes: LineChanges, fmt: TextFormat, names: list[str]) -> pa.Table | None:
+    """The changed records' cells as Arrow parses a whole clean file (connectors/files.py
+    _arrow_parse), or None where it cannot vouch for them (a record with another number of
+    fields than the header, a blank line): the file is then read whole."""
+    texts = changes.changed["text"].to_pylist()
+    if not texts:
+        return pa.table({n: pa.array([], pa.string()) for n in names})
+    try:
+        return pcsv.read_csv(
+            io.BytesIO(("\n".join(texts) + "\n").encode("utf-8")),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
+                                            ignore_empty_lines=False, invalid_row_handler=lambda row: "error"),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
