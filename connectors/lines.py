@@ -5,7 +5,7 @@ changed. Where every line of the file is one record (no quoted field spans two l
 whose bytes are those of the earlier version's line at the same place holds the same record:
 only the changed lines need parsing, and the earlier version's rows at the other places stay
 (pipelines/raw.py), as comparing every parsed row with them would decide. A file that is not
-UTF-8, holds a carriage return, a loose quote or a line with an odd number of quotes is read
+UTF-8, mixes line endings, holds a loose quote or a line with an odd number of quotes is read
 whole instead. Lines are hashed by DuckDB, in a database of their own, as the build keeps them
 (raw.file_lines).
 """
@@ -26,8 +26,9 @@ import pyarrow.csv as pcsv
 from connectors.files import TextFormat, loose_quotes
 
 # a byte no export holds between fields: each line is read as one text value
+# (DuckDB finds the line ending, \n or \r\n, and refuses a file that mixes them or holds a lone \r)
 _LINES_SQL = ("SELECT row_number() OVER () - 1 AS line, text FROM read_csv(?, columns = {'text': 'VARCHAR'}, "
-              "delim = '\\x01', quote = '', escape = '', header = false, auto_detect = false, new_line = '\\n')")
+              "delim = '\\x01', quote = '', escape = '', header = false, auto_detect = false)")
 
 
 @dataclass(frozen=True)

@@ -114,11 +114,25 @@ def test_a_changed_line_with_a_field_too_many_is_quarantined_as_when_read_whole(
     assert "fields" in reason
 
 
-def test_a_snapshot_written_with_carriage_returns_is_read_whole(tmp_path):
+def test_a_snapshot_written_with_windows_line_endings_is_compared_too(tmp_path):
     landing, contacts = first_build(tmp_path)
     header, *rows = csv_all_rows(contacts, csv_format(contacts))
     rows[2][header.index("First Name")] = "Yves"
     write_lines(contacts, [header, *rows], terminator="\r\n")
+
+    night = night_both_ways(tmp_path, landing)
+    assert step_metadata(night, "raw", "compared_by_lines")["crm_contacts"] == ["hubspot_contacts.csv"]
+    assert step_metadata(night, "raw", "rows_already_there")["crm_contacts"] == len(rows) - 1
+
+
+def test_a_snapshot_mixing_line_endings_is_read_whole(tmp_path):
+    landing, contacts = first_build(tmp_path)
+    header, *rows = csv_all_rows(contacts, csv_format(contacts))
+    rows[2][header.index("First Name")] = "Yves"
+    write_lines(contacts, [header, *rows])
+    text = contacts.read_bytes().split(b"\n")
+    text[5] += b"\r"
+    contacts.write_bytes(b"\n".join(text))
 
     night = night_both_ways(tmp_path, landing)
     assert step_metadata(night, "raw", "compared_by_lines")["crm_contacts"] == []
