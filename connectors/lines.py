@@ -62,9 +62,9 @@ def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
         return None
     con = duckdb.connect()
     try:
-        lines = con.execute(f"""
+        lines = con.sql(f"""
             SELECT line, hash(text) AS line_hash, (strlen(text) - strlen(replace(text, '"', ''))) % 2 = 1 AS odd
-            FROM ({_LINES_SQL})""", [str(path)]).to_arrow_table()
+            FROM ({_LINES_SQL})""", params=[str(path)]).to_arrow_table()
     except duckdb.Error:
         return None  # not text DuckDB reads line by line (a carriage return, say)
     finally:
@@ -76,35 +76,41 @@ def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
 
 def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: str,
                   earlier: pa.Table) -> LineChanges | None:
-    """This file's lines against the earlier version's (`earlier`: line, line_hash), by place;
-    None where the file's lines are not its records, or its header line is not the earlier one."""
+    """This file's lines against the earlier version's (`earlier`: line, line_hash, in line
+    order), by place; None where the file's lines are not its records, or its header line is not
+    the earlier one. A line as it was needs no look at its quotes: the earlier version's lines are
+    kept only where every line was one record."""
     if not _readable(path, fmt):
         return None
     con = duckdb.connect()
     try:
+        # the earlier lines come in line order: the lines of this file are paired by position
+        # (faster than a join), and a pair counts as the same line only at the same line number
         con.register("earlier", earlier)
-        lines = con.execute(f"""
-            SELECT n.line, hash(n.text) AS line_hash, e.line IS NOT NULL AS same,
-                   (strlen(n.text) - strlen(replace(n.text, '"', ''))) % 2 = 1 AS odd,
-                   CASE WHEN e.line IS NULL THEN coalesce(n.text, '') END AS text
-            FROM ({_LINES_SQL}) n
-            LEFT JOIN earlier e ON e.line = n.line AND e.line_hash = hash(n.text)
-            ORDER BY n.line""", [str(path)]).to_arrow_table()
+        lines = con.sql(f"""
+            WITH n AS (SELECT line, text, hash(text) AS line_hash FROM ({_LINES_SQL}))
+            SELECT n.line, n.line_hash,
+                   e.line IS NOT DISTINCT FROM n.line AND e.line_hash IS NOT DISTINCT FROM n.line_hash AS same,
+                   CASE WHEN NOT same THEN coalesce(n.text, '') END AS text
+            FROM n POSITIONAL JOIN earlier e
+            WHERE n.line IS NOT NULL""", params=[str(path)]).to_arrow_table()
     except duckdb.Error:
         return None
     finally:
         con.close()
-    if (lines.num_rows != _line_count(path) or pc.any(lines["odd"]).as_py()
-            or lines.num_rows <= header_index or not lines["same"][header_index].as_py()):
+    changed = lines.filter(pc.invert(lines["same"]))
+    changed = changed.take(pc.sort_indices(changed["line"]))
+    quotes = pc.subtract(pc.binary_length(changed["text"]),
+                         pc.binary_length(pc.replace_substring(changed["text"], '"', "")))
+    if (lines.num_rows != _line_count(path) or lines.num_rows <= header_index
+            or pc.any(pc.equal(pc.bit_wise_and(quotes, 1), 1)).as_py()
+            or pc.any(pc.less_equal(changed["line"], header_index)).as_py()):
         return None
-    records = lines.slice(header_index + 1)
-    source_row = pc.subtract(records["line"], header_index)
-    same = records["same"]
+    unchanged = lines.filter(pc.and_(lines["same"], pc.greater(lines["line"], header_index)))
     return LineChanges(
         earlier_hash, lines.select(["line", "line_hash"]),
-        pa.table({"source_row": source_row.filter(same)}),
-        pa.table({"source_row": source_row.filter(pc.invert(same)),
-                  "text": records["text"].filter(pc.invert(same))}))
+        pa.table({"source_row": pc.subtract(unchanged["line"], header_index)}),
+        pa.table({"source_row": pc.subtract(changed["line"], header_index), "text": changed["text"]}))
 
 
 def parse_changed(changes: LineChanges, fmt: TextFormat, names: list[str]) -> pa.Table | None:

@@ -314,8 +314,8 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
     def read_lines(file_hash: str):
         with warehouse.connect() as con:
-            return con.execute(f"SELECT line, line_hash FROM {FILE_LINES} WHERE file_hash = ?",
-                               [file_hash]).to_arrow_table()
+            return con.sql(f"SELECT line, line_hash FROM {FILE_LINES} WHERE file_hash = ? ORDER BY line",
+                           params=[file_hash]).to_arrow_table()
 
     threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, paths, hashes),),
                      daemon=True).start()
