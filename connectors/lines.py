@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from connectors.files import TextFormat, loose_quotes
+from connectors.files import TextFormat, loose_quotes, loose_quotes_in
 
 # a byte no export holds between fields: each line is read as one text value
 # (DuckDB finds the line ending, \n or \r\n, and refuses a file that mixes them or holds a lone \r)
@@ -79,8 +79,8 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
     """This file's lines against the earlier version's (`earlier`: line, line_hash, in line
     order), by place; None where the file's lines are not its records, or its header line is not
     the earlier one. A line as it was needs no look at its quotes: the earlier version's lines are
-    kept only where every line was one record."""
-    if not _readable(path, fmt):
+    kept only where every line was one record, with no loose quote."""
+    if fmt.encoding not in ("utf-8", "utf-8-sig"):
         return None
     con = duckdb.connect()
     try:
@@ -104,7 +104,9 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
                          pc.binary_length(pc.replace_substring(changed["text"], '"', "")))
     if (lines.num_rows != _line_count(path) or lines.num_rows <= header_index
             or pc.any(pc.equal(pc.bit_wise_and(quotes, 1), 1)).as_py()
-            or pc.any(pc.less_equal(changed["line"], header_index)).as_py()):
+            or pc.any(pc.less_equal(changed["line"], header_index)).as_py()
+            # (the lines as they were had none: the earlier version's lines are kept only then)
+            or loose_quotes_in(("\n".join(changed["text"].to_pylist()) + "\n").encode(), fmt.delimiter)):
         return None
     unchanged = lines.filter(pc.and_(lines["same"], pc.greater(lines["line"], header_index)))
     return LineChanges(

@@ -136,3 +136,17 @@ def test_a_snapshot_mixing_line_endings_is_read_whole(tmp_path):
 
     night = night_both_ways(tmp_path, landing)
     assert step_metadata(night, "raw", "compared_by_lines")["crm_contacts"] == []
+
+
+def test_a_changed_line_with_a_loose_quote_is_read_as_when_read_whole(tmp_path):
+    landing, contacts = first_build(tmp_path)
+    text = contacts.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = text[6].split(",")
+    cells[2] = f'O"{cells[2]}"s'  # quotes inside a field not quoted as a whole (an even number)
+    text[6] = ",".join(cells)
+    contacts.write_text("".join(text), encoding="utf-8")
+
+    night = night_both_ways(tmp_path, landing)
+    assert step_metadata(night, "raw", "compared_by_lines")["crm_contacts"] == []
+    [(last_name,)] = build(night, "SELECT last_name FROM raw.crm_contacts WHERE source_row = 6").values.tolist()
+    assert last_name.startswith('O"') and last_name.endswith('"s')
