@@ -7,7 +7,7 @@ only the changed lines need parsing, and the earlier version's rows at the other
 (pipelines/raw.py), as comparing every parsed row with them would decide. A file that is not
 UTF-8, mixes line endings, holds a loose quote or a line with an odd number of quotes is read
 whole instead. Lines are hashed by DuckDB, in a database of their own, as the build keeps them
-(raw.file_lines).
+(raw.snapshot_lines, pipelines/raw.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ _LINES_SQL = ("SELECT row_number() OVER () - 1 AS line, text FROM read_csv(?, co
 @dataclass(frozen=True)
 class LineChanges:
     earlier_hash: str        # the file hash of the version compared with
-    lines: pa.Table          # every line of this file: line (from 0), line_hash
+    line_count: int          # this file's lines
+    changed_lines: pa.Table  # line (from 0) and line_hash of each line not as it was
     unchanged: pa.Table      # source_row of each record whose line is the earlier version's
     changed: pa.Table        # source_row and text of every other record
 
@@ -110,7 +111,7 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
         return None
     unchanged = lines.filter(pc.and_(lines["same"], pc.greater(lines["line"], header_index)))
     return LineChanges(
-        earlier_hash, lines.select(["line", "line_hash"]),
+        earlier_hash, lines.num_rows, changed.select(["line", "line_hash"]),
         pa.table({"source_row": pc.subtract(unchanged["line"], header_index)}),
         pa.table({"source_row": pc.subtract(changed["line"], header_index), "text": changed["text"]}))
 

@@ -50,10 +50,14 @@ DISCOVERED_FIELDS = ["source_sheet", "profile", "entity", "family", "status", "m
 
 # the column of a stored raw row holding a hash of its cells
 CELLS_HASH = "cells_hash"
-# each line's hash of the loaded snapshot exports whose lines are their records, so that the
-# next version is compared line by line (connectors/lines.py)
-FILE_LINES = "raw.file_lines"
-FILE_LINES_COLUMNS = "file_hash VARCHAR, line BIGINT, line_hash UBIGINT"
+# each line's hash of the snapshot exports loaded last whose lines are their records, by their
+# place in the landing folder, so that the next version is compared line by line
+# (connectors/lines.py); and which version of the file each place's lines are. A night rewrites
+# only the lines that changed.
+SNAPSHOT_LINES = "raw.snapshot_lines"
+LINES_VERSIONS = "raw.snapshot_line_versions"
+SNAPSHOT_TABLES = {SNAPSHOT_LINES: "relative_path VARCHAR, line BIGINT, line_hash UBIGINT",
+                   LINES_VERSIONS: "relative_path VARCHAR, file_hash VARCHAR"}
 
 # Which file (or sheet) each raw table holds rows of, and the mapping it was read with: a file
 # whose bytes and mapping are unchanged is not read again the next night.
@@ -131,13 +135,10 @@ def raw_key(entity_name: str) -> dg.AssetKey:
 
 
 def earlier_lines(con) -> dict[str, str]:
-    """The CSV files loaded last whose lines the build keeps: relative path to file hash."""
-    if not column_names(con, *FILE_LINES.split(".")) or not column_names(con, "raw", "landing_files"):
+    """The places whose lines the build keeps: relative path to the file hash of their version."""
+    if not all(column_names(con, *table.split(".")) for table in SNAPSHOT_TABLES):
         return {}
-    return dict(con.execute(f"""
-        SELECT relative_path, file_hash FROM raw.landing_files
-        WHERE status = 'ready' AND source_sheet IS NULL AND file_hash IN (SELECT DISTINCT file_hash FROM {FILE_LINES})
-        """).fetchall())
+    return dict(con.execute(f"SELECT relative_path, file_hash FROM {LINES_VERSIONS}").fetchall())
 
 
 def _compared_tables(path: Path, profiles: tuple[Profile, ...], overrides: tuple[Override, ...],
@@ -155,7 +156,7 @@ def _compared_tables(path: Path, profiles: tuple[Profile, ...], overrides: tuple
     if records is None:
         return None
     hold_for_load(path, lines_what(table), (changes, records))
-    if changes.lines.num_rows <= table.header_index + 1:
+    if changes.line_count <= table.header_index + 1:
         table.notes.append("header only: no data rows")
     return [table]
 
@@ -208,7 +209,8 @@ def _manifest_rows(landing_dir: Path, paths: list[Path], profiles: tuple[Profile
             else:
                 first_seen[file_hash] = base["relative_path"]
                 earlier = (lines_kept or {}).get(base["relative_path"])
-                loader = (lambda h=earlier: (h, read_lines(h))) if earlier and earlier != file_hash else None
+                loader = ((lambda h=earlier, p=base["relative_path"]: (h, read_lines(p)))
+                          if earlier and earlier != file_hash else None)
                 rows = ((previous or {}).get((base["relative_path"], file_hash))
                         or pool.submit(_discovered_rows, path, profiles, overrides, loader))
             found.append((base, rows))
@@ -312,10 +314,10 @@ def landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         lines_kept = {} if warehouse.full_rebuild else earlier_lines(con)
     paths = list_landing_files(settings.landing_dir)
 
-    def read_lines(file_hash: str):
+    def read_lines(relative_path: str):
         with warehouse.connect() as con:
-            return con.sql(f"SELECT line, line_hash FROM {FILE_LINES} WHERE file_hash = ? ORDER BY line",
-                           params=[file_hash]).to_arrow_table()
+            return con.sql(f"SELECT line, line_hash FROM {SNAPSHOT_LINES} WHERE relative_path = ? ORDER BY line",
+                           params=[relative_path]).to_arrow_table()
 
     threading.Thread(target=_import_for_later_steps, args=(files_moved(settings.landing_dir, paths, hashes),),
                      daemon=True).start()
@@ -385,7 +387,8 @@ def raw_record_sql(layout: list[tuple[str, str | None]], alias: str, prefix: str
 
 
 def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, leaving: list[str],
-                    loaded: dict | None = None, fingerprint: str | None = None) -> tuple[int, int, bool]:
+                    loaded: dict | None = None, fingerprint: str | None = None,
+                    relative_path: str | None = None) -> tuple[int, int, bool]:
     """Append the table's records to the entity's stored rows: each cell once, under its canonical
     field name or (not mapped) in unmapped_cells under its header; lineage. Returns the number of
     records and how many of them were already there: a row at the same place (file name, sheet,
@@ -400,7 +403,8 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
     A snapshot export that discovery compared line by line with the leaving version (held with
     its changed records, connectors/lines.py) is not parsed again: a record whose line is as it
     was is already there at its place, if that version was read with the same mapping (`loaded`,
-    file hash to load fingerprint, against `fingerprint`). Returns also whether it was."""
+    file hash to load fingerprint, against `fingerprint`). Returns also whether it was. The lines
+    of a snapshot export are kept under its place (`relative_path`) for the next version."""
     held = take_held(table.path, lines_what(table))
     changes, records = held if held is not None else (None, None)
     layout = record_layout(table.headers, table.profile)
@@ -484,7 +488,8 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
         con.execute(f"INSERT INTO {stored} BY NAME {landed}{unkept}", params)
         for name in ("cw_leaving_origins", "cw_rows_there", "cw_carried"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
-        _keep_lines(con, table, lineage["file_hash"], changes)
+        if relative_path is not None:
+            _keep_lines(con, table, relative_path, lineage["file_hash"], changes)
     finally:
         for name in ("landing_records", "cw_unchanged_rows"):
             con.unregister(name)
@@ -508,23 +513,35 @@ def _lines_apply(con, stored: str, changes, same_mapping: bool) -> bool:
     return rows == places
 
 
-def _keep_lines(con, table: LandingTable, file_hash: str, changes) -> None:
-    """The lines of a snapshot export whose lines are its records, for the next version's
-    comparison (its comparison's, when discovery compared it)."""
-    if changes is not None:
-        lines = changes.lines
-    elif table.sheet is None and table.profile.export == "snapshot" and not table.profile.record_key:
-        lines = file_lines(table.path, TextFormat(table.encoding, table.delimiter))
-    else:
+def _keep_lines(con, table: LandingTable, relative_path: str, file_hash: str, changes) -> None:
+    """The lines of a snapshot export whose lines are its records, kept under its place for the
+    next version's comparison: those that changed since the version compared with, or all."""
+    if changes is None and not (table.sheet is None and table.profile.export == "snapshot"
+                                and not table.profile.record_key):
         return
-    con.execute(f"CREATE TABLE IF NOT EXISTS {FILE_LINES} ({FILE_LINES_COLUMNS})")
-    con.execute(f"DELETE FROM {FILE_LINES} WHERE file_hash = ?", [file_hash])
-    if lines is not None:
-        con.register("cw_file_lines", lines)
-        try:
-            con.execute(f"INSERT INTO {FILE_LINES} SELECT ?, line, line_hash FROM cw_file_lines", [file_hash])
-        finally:
-            con.unregister("cw_file_lines")
+    for name, columns in SNAPSHOT_TABLES.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    [(same_version,)] = con.execute(f"SELECT count(*) FROM {LINES_VERSIONS} WHERE relative_path = ? AND file_hash = ?",
+                                    [relative_path, changes.earlier_hash if changes else None]).fetchall()
+    lines = None if changes is not None and same_version else file_lines(
+        table.path, TextFormat(table.encoding, table.delimiter))
+    try:
+        if lines is None and changes is not None and same_version:
+            con.register("cw_changed_lines", changes.changed_lines)
+            con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path = ? AND "
+                        "(line >= ? OR line IN (SELECT line FROM cw_changed_lines))", [relative_path, changes.line_count])
+            con.execute(f"INSERT INTO {SNAPSHOT_LINES} SELECT ?, line, line_hash FROM cw_changed_lines", [relative_path])
+        else:
+            con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path = ?", [relative_path])
+            if lines is not None:
+                con.register("cw_changed_lines", lines)
+                con.execute(f"INSERT INTO {SNAPSHOT_LINES} SELECT ?, line, line_hash FROM cw_changed_lines",
+                            [relative_path])
+        con.execute(f"DELETE FROM {LINES_VERSIONS} WHERE relative_path = ?", [relative_path])
+        if lines is not None or (changes is not None and same_version):
+            con.execute(f"INSERT INTO {LINES_VERSIONS} VALUES (?, ?)", [relative_path, file_hash])
+    finally:
+        con.unregister("cw_changed_lines")
 
 
 def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> None:
@@ -593,7 +610,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                                      json.loads(headers), profiles[profile], encoding, delimiter)
                 lineage = {"load_id": context.run.run_id, "source_file": source_file, "source_sheet": sheet,
                            "file_hash": file_hash, "profile": profile}
-                to_read.append((table, lineage, fingerprint))
+                to_read.append((table, lineage, fingerprint, relative_path))
             kept_tables = pd.DataFrame(kept, columns=["file_hash", "source_sheet"]).astype(object)
             con.register("kept_tables", kept_tables)
             ledger, per_file, rows_carried, by_lines = [], {}, 0, []
@@ -606,9 +623,9 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 replace_with_view(con, "raw", entity.name, f"SELECT * EXCLUDE ({CELLS_HASH}) FROM ({carried_sql(stored)})")
                 kept_loads = {(k["file_hash"], k["source_sheet"]) for k in kept}
                 leaving = sorted({h for h, sheet in loaded if (h, sheet) not in kept_loads})
-                for table, lineage, fingerprint in to_read:
+                for table, lineage, fingerprint, relative_path in to_read:
                     rows, carried, compared = _insert_records(con, entity, table, lineage, leaving, loaded,
-                                                              fingerprint)
+                                                              fingerprint, relative_path)
                     rows_carried += carried
                     if compared:
                         by_lines.append(table.source_file)
@@ -630,8 +647,10 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 if ledger:
                     new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
                     con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
-                if (rebuild or leaving) and column_names(con, *FILE_LINES.split(".")):
-                    con.execute(f"DELETE FROM {FILE_LINES} WHERE file_hash NOT IN (SELECT file_hash FROM raw.loaded_tables)")
+                if (rebuild or leaving) and all(column_names(con, *t.split(".")) for t in SNAPSHOT_TABLES):
+                    gone = f"SELECT relative_path FROM {LINES_VERSIONS} WHERE file_hash NOT IN (SELECT file_hash FROM raw.loaded_tables)"
+                    con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path IN ({gone})")
+                    con.execute(f"DELETE FROM {LINES_VERSIONS} WHERE relative_path IN ({gone})")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise

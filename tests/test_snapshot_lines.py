@@ -6,7 +6,8 @@ import shutil
 import duckdb
 
 from connectors.files import csv_all_rows, csv_format
-from pipelines.raw import FILE_LINES
+from connectors.lines import file_lines
+from pipelines.raw import LINES_VERSIONS, SNAPSHOT_LINES, SNAPSHOT_TABLES
 from tests.conftest import SAMPLE_LANDING, nightly_run_in
 from tests.test_incremental import step_metadata
 
@@ -39,9 +40,11 @@ def first_build(tmp_path):
 
 def night_both_ways(tmp_path, landing):
     """The night on the build, and on a copy of it that keeps no lines (so reads the file whole)."""
+    shutil.rmtree(tmp_path / "whole", ignore_errors=True)
     shutil.copytree(tmp_path / "night", tmp_path / "whole")
     con = duckdb.connect(str(tmp_path / "whole" / "warehouse" / "build" / "crosswalk_build.duckdb"))
-    con.execute(f"DROP TABLE {FILE_LINES}")
+    for table in SNAPSHOT_TABLES:
+        con.execute(f"DROP TABLE {table}")
     con.close()
     night, whole = nightly_run_in(tmp_path / "night", landing), nightly_run_in(tmp_path / "whole", landing)
     assert night.result.success and whole.result.success
@@ -81,12 +84,25 @@ def test_a_snapshot_sent_again_is_read_by_its_changed_lines_as_reading_it_whole_
     kept = step_metadata(night, "raw", "rows_already_there")["crm_contacts"]
     # the 600 lines before the deleted one, less the corrected one (the requoted one's row stays)
     assert kept == 599
-    # the new version's lines replace the earlier one's (the audience's are kept too)
-    [(lines, files)] = build(night, f"""
-        SELECT count(*) FILTER (WHERE file_hash = (SELECT file_hash FROM raw.landing_files
-                                                   WHERE source_file = 'hubspot_contacts.csv')),
-               count(DISTINCT file_hash) FROM {FILE_LINES}""").values.tolist()
-    assert (lines, files) == (len(rows) + 1, 2)
+    # the place's lines are the new version's: the changed ones replaced, the rest kept
+    [(lines, version)] = build(night, f"""
+        SELECT (SELECT count(*) FROM {SNAPSHOT_LINES} WHERE relative_path = 'crm/hubspot_contacts.csv'),
+               (SELECT file_hash FROM {LINES_VERSIONS} WHERE relative_path = 'crm/hubspot_contacts.csv')""").values.tolist()
+    [(loaded,)] = build(night, "SELECT file_hash FROM raw.landing_files WHERE source_file = 'hubspot_contacts.csv'").values.tolist()
+    assert (lines, version) == (len(rows) + 1, loaded)
+    assert build(night, f"SELECT count(*) FROM {LINES_VERSIONS}").values.tolist() == [[2]]  # the audience's too
+
+    # the next night compares with the lines this one kept: another correction, the last two gone
+    rows[20][email] = "someone.else@example.com"
+    write_lines(contacts, [header, *rows[:-2]])
+    night = night_both_ways(tmp_path, landing)
+    assert step_metadata(night, "raw", "compared_by_lines")["crm_contacts"] == ["hubspot_contacts.csv"]
+    assert step_metadata(night, "raw", "rows_already_there")["crm_contacts"] == len(rows) - 2 - 1
+    # and the lines kept, changed in place twice, are those of the file now
+    kept = build(night, f"SELECT line, line_hash FROM {SNAPSHOT_LINES} WHERE relative_path = 'crm/hubspot_contacts.csv' "
+                        "ORDER BY line")
+    fresh = file_lines(contacts, csv_format(contacts)).to_pandas()
+    assert kept.equals(fresh.astype(kept.dtypes.to_dict()))
 
 
 def test_a_snapshot_whose_lines_are_not_its_records_is_read_whole(tmp_path):
