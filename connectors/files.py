@@ -378,11 +378,18 @@ ARROW_BLOCK = 1 << 22
 def _arrow_parse(path: Path, fmt: TextFormat, skip_rows: int, names: list[str]) -> pa.Table | None:
     if fmt.encoding not in ("utf-8", "utf-8-sig") or loose_quotes(path, fmt.delimiter):
         return None
+    return arrow_cells(path, fmt.delimiter, names, skip_rows)
+
+
+def arrow_cells(source, delimiter: str, names: list[str], skip_rows: int = 0) -> pa.Table | None:
+    """The records of `source` (a path or a binary stream of clean UTF-8 CSV) as text columns
+    `names`, or None where Arrow cannot vouch for them: a record with another number of fields,
+    text it cannot parse."""
     try:
         return pcsv.read_csv(
-            path,
+            source,
             read_options=pcsv.ReadOptions(skip_rows=skip_rows, column_names=names, block_size=ARROW_BLOCK),
-            parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                             ignore_empty_lines=False, invalid_row_handler=lambda row: "error"),
             convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),

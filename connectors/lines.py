@@ -21,9 +21,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 
-from connectors.files import TextFormat, loose_quotes, loose_quotes_in
+from connectors.files import TextFormat, arrow_cells, loose_quotes, loose_quotes_in
 
 # a byte no export holds between fields: each line is read as one text value
 # (DuckDB finds the line ending, \n or \r\n, and refuses a file that mixes them or holds a lone \r)
@@ -118,19 +117,9 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
 
 def parse_changed(changes: LineChanges, fmt: TextFormat, names: list[str]) -> pa.Table | None:
     """The changed records' cells as Arrow parses a whole clean file (connectors/files.py
-    _arrow_parse), or None where it cannot vouch for them (a record with another number of
+    arrow_cells), or None where it cannot vouch for them (a record with another number of
     fields than the header, a blank line): the file is then read whole."""
     texts = changes.changed["text"].to_pylist()
     if not texts:
         return pa.table({n: pa.array([], pa.string()) for n in names})
-    try:
-        return pcsv.read_csv(
-            io.BytesIO(("\n".join(texts) + "\n").encode("utf-8")),
-            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
-            parse_options=pcsv.ParseOptions(delimiter=fmt.delimiter, newlines_in_values=True,
-                                            ignore_empty_lines=False, invalid_row_handler=lambda row: "error"),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None
+    return arrow_cells(io.BytesIO(("\n".join(texts) + "\n").encode("utf-8")), fmt.delimiter, names)
