@@ -13,17 +13,17 @@ whole instead. Lines are hashed by DuckDB, in a database of their own, as the bu
 from __future__ import annotations
 
 import io
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.files import TextFormat, arrow_cells, loose_quotes, loose_quotes_in
 
+# a line with an odd number of quotes holds part of a quoted field that spans lines
+_ODD_QUOTES = "(strlen(text) - strlen(replace(text, '\"', ''))) % 2 = 1"
 # a byte no export holds between fields: each line is read as one text value
 # (DuckDB finds the line ending, \n or \r\n, and refuses a file that mixes them or holds a lone \r)
 _LINES_SQL = ("SELECT row_number() OVER () - 1 AS line, text FROM read_csv(?, columns = {'text': 'VARCHAR'}, "
@@ -36,20 +36,18 @@ class LineChanges:
     line_count: int          # this file's lines
     changed_lines: pa.Table  # line (from 0) and line_hash of each line not as it was
     unchanged: pa.Table      # source_row of each record whose line is the earlier version's
-    changed: pa.Table        # source_row and text of every other record
+    changed_rows: pa.Array   # source_row of every other record, in order
+    changed_text: bytes      # their lines, each ending in a newline
 
 
 def _line_count(path: Path) -> int:
-    """Lines as a person counts them: one per newline, and a last one without."""
+    """Lines as a person counts them: one per newline, and a last one without. Read a slice at a
+    time (arrays the size of a file are dear in a fresh process, connectors/files.py)."""
+    count, last = 0, b"\n"
     with path.open("rb") as fh:
-        size = fh.seek(0, 2)
-        if not size:
-            return 0
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            data = np.frombuffer(mapped, np.uint8)
-            count = int(np.count_nonzero(data == 10)) + (data[-1] != 10)
-            del data  # the view must go before the map closes
-    return count
+        while chunk := fh.read(1 << 23):
+            count, last = count + chunk.count(b"\n"), chunk[-1:]
+    return count + (last != b"\n")
 
 
 def _readable(path: Path, fmt: TextFormat) -> bool:
@@ -63,7 +61,7 @@ def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
     con = duckdb.connect()
     try:
         lines = con.sql(f"""
-            SELECT line, hash(text) AS line_hash, (strlen(text) - strlen(replace(text, '"', ''))) % 2 = 1 AS odd
+            SELECT line, hash(text) AS line_hash, {_ODD_QUOTES} AS odd
             FROM ({_LINES_SQL})""", params=[str(path)]).to_arrow_table()
     except duckdb.Error:
         return None  # not text DuckDB reads line by line (a carriage return, say)
@@ -91,7 +89,8 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
             WITH n AS (SELECT line, text, hash(text) AS line_hash FROM ({_LINES_SQL}))
             SELECT n.line, n.line_hash,
                    e.line IS NOT DISTINCT FROM n.line AND e.line_hash IS NOT DISTINCT FROM n.line_hash AS same,
-                   CASE WHEN NOT same THEN coalesce(n.text, '') END AS text
+                   CASE WHEN NOT same THEN coalesce(n.text, '') END AS text,
+                   NOT same AND coalesce({_ODD_QUOTES}, false) AS odd
             FROM n POSITIONAL JOIN earlier e
             WHERE n.line IS NOT NULL""", params=[str(path)]).to_arrow_table()
     except duckdb.Error:
@@ -100,26 +99,24 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
         con.close()
     changed = lines.filter(pc.invert(lines["same"]))
     changed = changed.take(pc.sort_indices(changed["line"]))
-    quotes = pc.subtract(pc.binary_length(changed["text"]),
-                         pc.binary_length(pc.replace_substring(changed["text"], '"', "")))
+    text = "".join(line + "\n" for line in changed["text"].to_pylist()).encode()
     if (lines.num_rows != _line_count(path) or lines.num_rows <= header_index
-            or pc.any(pc.equal(pc.bit_wise_and(quotes, 1), 1)).as_py()
+            or pc.any(lines["odd"]).as_py()
             or pc.any(pc.less_equal(changed["line"], header_index)).as_py()
             # (the lines as they were had none: the earlier version's lines are kept only then)
-            or loose_quotes_in(("\n".join(changed["text"].to_pylist()) + "\n").encode(), fmt.delimiter)):
+            or loose_quotes_in(text, fmt.delimiter)):
         return None
     unchanged = lines.filter(pc.and_(lines["same"], pc.greater(lines["line"], header_index)))
     return LineChanges(
         earlier_hash, lines.num_rows, changed.select(["line", "line_hash"]),
         pa.table({"source_row": pc.subtract(unchanged["line"], header_index)}),
-        pa.table({"source_row": pc.subtract(changed["line"], header_index), "text": changed["text"]}))
+        pc.subtract(changed["line"], header_index), text)
 
 
 def parse_changed(changes: LineChanges, fmt: TextFormat, names: list[str]) -> pa.Table | None:
     """The changed records' cells as Arrow parses a whole clean file (connectors/files.py
     arrow_cells), or None where it cannot vouch for them (a record with another number of
     fields than the header, a blank line): the file is then read whole."""
-    texts = changes.changed["text"].to_pylist()
-    if not texts:
+    if not changes.changed_text:
         return pa.table({n: pa.array([], pa.string()) for n in names})
-    return arrow_cells(io.BytesIO(("\n".join(texts) + "\n").encode("utf-8")), fmt.delimiter, names)
+    return arrow_cells(io.BytesIO(changes.changed_text), fmt.delimiter, names)

@@ -91,7 +91,7 @@ def changed_records(table: LandingTable, changes: LineChanges) -> pa.Table | Non
     parsed = parse_changed(changes, _text_format(table), names)
     if parsed is None:
         return None
-    records = (parsed.append_column(SOURCE_ROW, changes.changed["source_row"])
+    records = (parsed.append_column(SOURCE_ROW, changes.changed_rows)
                .append_column(ROW_PROBLEM, pa.nulls(parsed.num_rows, pa.string())))
     if records.num_rows:
         blank = _blank_rows(records, names)

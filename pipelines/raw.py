@@ -188,7 +188,7 @@ def _manifest_rows(landing_dir: Path, paths: list[Path], profiles: tuple[Profile
     and mapping files are as in `previous` is not opened again (a workbook sheet takes seconds),
     and one whose size, modification and change times are in `hashes` is not read to be hashed.
     A file at a path whose earlier version's lines are kept (`lines_kept`, earlier_lines) is
-    compared with them (`read_lines`, a file hash's lines)."""
+    compared with them (`read_lines`, the lines kept at a relative path)."""
     forget_held()  # left by an earlier run in this process that stopped before loading
     found, first_seen = [], {}
     # hashing and parsing spend most of their time outside the interpreter: two files at a time
@@ -467,10 +467,9 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                           FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
                       ON o.source_row = n.source_row AND o.content = n.content)
                 GROUP BY source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
-            kept = con.execute("SELECT count(*) FROM cw_rows_there").fetchone()[0]
-            if by_lines:
-                unchanged_kept = con.execute("SELECT count(*) FROM cw_rows_there WHERE source_row IN "
-                                             "(SELECT source_row FROM cw_unchanged_rows)").fetchone()[0]
+            unchanged_there = ("count(*) FILTER (WHERE source_row IN (SELECT source_row FROM cw_unchanged_rows))"
+                               if by_lines else "0")
+            kept, unchanged_kept = con.execute(f"SELECT count(*), {unchanged_there} FROM cw_rows_there").fetchone()
         else:
             records = read_columns(table)
             con.register("landing_records", records)
@@ -521,27 +520,26 @@ def _keep_lines(con, table: LandingTable, relative_path: str, file_hash: str, ch
         return
     for name, columns in SNAPSHOT_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    [(same_version,)] = con.execute(f"SELECT count(*) FROM {LINES_VERSIONS} WHERE relative_path = ? AND file_hash = ?",
-                                    [relative_path, changes.earlier_hash if changes else None]).fetchall()
-    lines = None if changes is not None and same_version else file_lines(
+    [(compared_with_kept,)] = con.execute(
+        f"SELECT count(*) FROM {LINES_VERSIONS} WHERE relative_path = ? AND file_hash = ?",
+        [relative_path, changes.earlier_hash if changes else None]).fetchall()
+    # compared with the lines kept (the earlier version's): only the changed ones are replaced
+    lines = changes.changed_lines if compared_with_kept else file_lines(
         table.path, TextFormat(table.encoding, table.delimiter))
+    if lines is not None:
+        con.register("cw_kept_lines", lines)
     try:
-        if lines is None and changes is not None and same_version:
-            con.register("cw_changed_lines", changes.changed_lines)
+        if compared_with_kept:
             con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path = ? AND "
-                        "(line >= ? OR line IN (SELECT line FROM cw_changed_lines))", [relative_path, changes.line_count])
-            con.execute(f"INSERT INTO {SNAPSHOT_LINES} SELECT ?, line, line_hash FROM cw_changed_lines", [relative_path])
+                        "(line >= ? OR line IN (SELECT line FROM cw_kept_lines))", [relative_path, changes.line_count])
         else:
             con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path = ?", [relative_path])
-            if lines is not None:
-                con.register("cw_changed_lines", lines)
-                con.execute(f"INSERT INTO {SNAPSHOT_LINES} SELECT ?, line, line_hash FROM cw_changed_lines",
-                            [relative_path])
         con.execute(f"DELETE FROM {LINES_VERSIONS} WHERE relative_path = ?", [relative_path])
-        if lines is not None or (changes is not None and same_version):
+        if lines is not None:  # else not a file whose lines are its records: the next version is read whole
+            con.execute(f"INSERT INTO {SNAPSHOT_LINES} SELECT ?, line, line_hash FROM cw_kept_lines", [relative_path])
             con.execute(f"INSERT INTO {LINES_VERSIONS} VALUES (?, ?)", [relative_path, file_hash])
     finally:
-        con.unregister("cw_changed_lines")
+        con.unregister("cw_kept_lines")
 
 
 def _drop_loads_gone(con, entity: Entity, kept_tables: str, load_id: str) -> None:

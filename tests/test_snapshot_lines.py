@@ -1,6 +1,7 @@
 """A snapshot export sent again is compared line by line with the version loaded before: only
 its changed lines are parsed, and the build ends as reading the whole file again would leave it."""
 
+import csv
 import shutil
 
 import duckdb
@@ -23,7 +24,6 @@ COMPARED = {
 
 def write_lines(path, rows, terminator="\n") -> None:
     """As an export tool writes them: one record per line, quoting only where a field needs it."""
-    import csv
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, lineterminator=terminator).writerows(rows)
 
