@@ -25,8 +25,9 @@ from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
 from pipelines import identity_linkage, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
-from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_within_margin,
-                                        read_state, score_pairs, score_touched_pairs, write_state)
+from pipelines.identity_linkage import (Prior, comparison_fields, estimate_prior, evidence_sql, prior_after_changes,
+                                        prior_within_margin, read_state, score_pairs, score_touched_pairs,
+                                        write_state)
 from pipelines.metadata import column_names
 from pipelines.per_customer import CUSTOMERS_QUEUE, queue_everyone
 from pipelines.sql_assets import SQL_DIR, read_sql, run_sql, run_sql_files
@@ -487,7 +488,12 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     run_sql(con, "INSERT INTO core.customer_records SELECT * FROM cw_records_arrived")
     key_groups(con, changed_only=True)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
-    prior = estimate_prior(con, "core.customer_linkage_input") if records_moved else state.prior
+    if not records_moved:
+        prior = Prior(state.prior, state.admitted)
+    elif state.admitted is None:
+        prior = estimate_prior(con, "core.customer_linkage_input")
+    else:
+        prior = prior_after_changes(con, state.admitted)
     if not prior_within_margin(state, prior, settings.review_threshold):
         return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint, prior)
     return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)

@@ -8,7 +8,8 @@ import pandas as pd
 from splink import DuckDBAPI, Linker
 
 from connectors.profiles import SCHEMAS_DIR
-from pipelines.identity_linkage import INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES, _model_settings, estimate_prior
+from pipelines.identity_linkage import (INPUT_VIEW, PRIOR_RECALL, PRIOR_RULES, _model_settings, estimate_prior,
+                                        symmetric)
 from tests.conftest import read_truth
 
 RECORD_KEYS = ["source_system", "source_file", "source_row"]
@@ -114,5 +115,21 @@ def test_the_prior_is_splinks_estimate_to_the_last_bit(sample_run, tmp_path):
                        CASE WHEN unique_id % 5 = 0 AND phone IS NOT NULL THEN '+441632960000' ELSE phone END AS phone)
                    FROM core.customer_linkage_input""")
     for nodes in ("core.customer_linkage_input", "crowded"):
-        assert estimate_prior(con, nodes) == _splink_prior(con, nodes)
-    assert estimate_prior(con, "crowded") > 10 * estimate_prior(con, "core.customer_linkage_input")
+        assert estimate_prior(con, nodes).probability == _splink_prior(con, nodes)
+    assert estimate_prior(con, "crowded").probability > 10 * estimate_prior(con, "core.customer_linkage_input").probability
+
+
+def test_a_rule_read_as_symmetric_admits_each_pair_either_way_round(sample_run):
+    """The neighbourhood of a night's nodes joins a symmetric rule once instead of once per side."""
+    rules = [r["blocking_rule"] for r in _model_settings(SCHEMAS_DIR / "identity_model.json")
+             ["blocking_rules_to_generate_predictions"]]
+    # equal columns, a prefix, a distance; the shared-name rule tests one side's count and columns
+    assert [symmetric(rule) for rule in rules] == [True] * 6 + [False]
+    assert symmetric("levenshtein(l.a, r.a) <= 2 AND (r.b = l.b OR l.c = r.c)")
+    assert not symmetric("l.a = r.b") and not symmetric("l.a < r.a") and not symmetric("l.a = r.a AND l.n <= 20")
+    with duckdb.connect(str(sample_run.build), read_only=True) as con:
+        for rule in rules[:6]:
+            pairs = set(con.execute(f"SELECT l.unique_id, r.unique_id FROM core.customer_linkage_input l "
+                                    f"JOIN core.customer_linkage_input r ON ({rule}) AND l.unique_id <> r.unique_id"
+                                    ).fetchall())
+            assert pairs and pairs == {(b, a) for a, b in pairs}, rule

@@ -137,6 +137,11 @@ def night_and_again(directory, landing):
     assert step_metadata(again, "core", "update")["order_references"] == "derived whole"
     for table in IDENTITY_TABLES:
         assert build_table(night, table).equals(build_table(again, table)), table
+    # the prior, counted from the groups of the nodes that came or went: the float and the pairs
+    # counted over every node
+    [kept], [counted] = (build_rows(run, "SELECT prior, admitted_pairs FROM core.customer_link_state", [])
+                         for run in (night, again))
+    assert kept == counted and counted[1] > 0
     # the BI file: the night replaced the changed rows in a copy of the file it published before;
     # the copied build, whose file is not the one it published, copied every table
     updates = (step_metadata(night, "publish", "update")["crosswalk_duckdb"],

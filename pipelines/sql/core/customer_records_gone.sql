@@ -17,9 +17,10 @@ LEFT JOIN core.customer_record_nodes n USING (node_id)
 GROUP BY l.node_id
 HAVING min(n.record_id) IS DISTINCT FROM l.node_id;
 
--- the names of nodes that go: the shared-name counts change (customer_linkage_input_arrived.sql)
-CREATE OR REPLACE TEMP TABLE cw_names_gone AS
-SELECT DISTINCT i.first_name_std, i.last_name
+-- the nodes that go: the shared-name counts (customer_linkage_input_arrived.sql) and the prior's
+-- group sizes (pipelines/identity_linkage.py prior_after_changes) change
+CREATE OR REPLACE TEMP TABLE cw_nodes_gone AS
+SELECT i.first_name_std, i.last_name, i.email, i.phone
 FROM core.customer_linkage_input i
 JOIN cw_node_moves m ON m.old_id = i.unique_id AND m.new_id IS NULL;
 
