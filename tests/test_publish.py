@@ -1,7 +1,13 @@
 """The published BI file: contract tables, readable read-only by another process, personal data pseudonymised."""
 
+import shutil
 import subprocess
 import sys
+
+import duckdb
+
+from pipelines.publish import write_published_copy
+from pipelines.settings import load_settings
 
 
 CONTRACT_TABLES = {
@@ -89,3 +95,29 @@ def test_the_run_leaves_the_build_closed_and_written_whole(sample_run):
     assert len(views) > 0
     for view in views["view_name"]:
         sample_run.query(f"SELECT * FROM bi.{view} LIMIT 1")  # binds in the published file alone
+
+
+def test_rows_queued_for_the_file_reach_it_wherever_the_build_holds_them(sample_run, tmp_path):
+    """A night replaces the queued keys' rows in a copy of the last file, reading the build from the
+    first row a queued key holds: a row the night appended lies at the table's end, a row written in
+    place may lie anywhere."""
+    build, previous = tmp_path / "build.duckdb", tmp_path / "previous.duckdb"
+    shutil.copy(sample_run.build, build)
+    shutil.copy(sample_run.published, previous)
+    con = duckdb.connect(str(build))
+    [(in_place,)] = con.execute("SELECT customer_key FROM core.customers WHERE rowid = 1").fetchall()
+    [(appended,)] = con.execute("SELECT customer_key FROM core.customers WHERE rowid = 2").fetchall()
+    con.execute("UPDATE core.customers SET source_records = 901 WHERE customer_key = ?", [in_place])
+    con.execute("CREATE TEMP TABLE moved AS SELECT * REPLACE (902 AS source_records) FROM core.customers "
+                "WHERE customer_key = ?", [appended])
+    con.execute("DELETE FROM core.customers WHERE customer_key = ?", [appended])
+    con.execute("INSERT INTO core.customers SELECT * FROM moved")
+    con.execute("INSERT INTO core.customers_unpublished VALUES (?), (?)", [in_place, appended])
+    tables = write_published_copy(con, tmp_path / "new.duckdb", load_settings(sample_run.config_path), previous)
+    con.close()
+    assert tables["core.customers"][1] == "2 rows replaced"
+    with duckdb.connect(str(tmp_path / "new.duckdb"), read_only=True) as published:
+        assert published.execute("SELECT customer_key, source_records FROM core.customers WHERE source_records > 900 "
+                                 "ORDER BY 2").fetchall() == [(in_place, 901), (appended, 902)]
+        assert published.execute("SELECT count(*) FROM core.customers").fetchall() == \
+            duckdb.connect(str(previous), read_only=True).execute("SELECT count(*) FROM core.customers").fetchall()
