@@ -38,6 +38,8 @@ class StagedRows(UnpublishedRows):
     def queue_columns(self) -> str:
         return QUEUE_COLUMNS
 
+    def rows_of_queue(self, con, queue: str | None = None, source: str | None = None) -> str:
+        return self.row_in_queue(queue)  # a view: no rowid, and its rows are read from the versions
 
 
 def checked_rows(table: str) -> UnpublishedRows | None:
@@ -94,7 +96,7 @@ def validate_suite(con: duckdb.DuckDBPyConnection, rows: UnpublishedRows, asset_
         _keep_failing(con, failing, outcome.failing, None)
         return outcome, "every row"
     in_scope = rows.row_in_queue(scope)
-    read = validate(in_scope)
+    read = validate(rows.rows_of_queue(con, scope))
     bits = len(read.outcomes)
     [recalled] = con.execute(
         "SELECT [" + ", ".join(f"count(*) FILTER (WHERE failed & {1 << i} <> 0)" for i in range(bits)) + "] "

@@ -112,15 +112,6 @@ def _unpublished_keys(cursor, build: str, table: str) -> str | None:
     return None if everything else queue
 
 
-def _first_row(cursor, source: str, rows, queue: str) -> int:
-    """The first row (rowid) of `source` that holds a key of the queue. A night appends the rows it
-    writes (a row changed is deleted and inserted again), so they lie together at the table's end:
-    read from there, the other row groups are skipped instead of scanned whole for the rows of a few
-    keys. A row written in place only moves the start back."""
-    [(first,)] = cursor.execute(f"SELECT min(rowid) FROM {source} WHERE {rows.row_in_queue(queue)}").fetchall()
-    return 0 if first is None else first
-
-
 def _published_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A connection to the build's database whose unqualified names are the new file's."""
     cursor = con.cursor()
@@ -150,8 +141,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, build: str, table: str, policy: 
             cursor.execute("BEGIN")
             cursor.execute(f"DELETE FROM {table} WHERE {rows.row_in_queue(keys)}")
             replaced = cursor.execute(f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM {source} "
-                                      f"WHERE rowid >= {_first_row(cursor, source, rows, keys)} "
-                                      f"AND {rows.row_in_queue(keys)}").fetchall()[0][0]
+                                      f"WHERE {rows.rows_of_queue(cursor, keys, source)}").fetchall()[0][0]
             cursor.execute("COMMIT")
             how = f"{replaced} rows replaced"
         else:

@@ -44,6 +44,16 @@ class UnpublishedRows:
         """SQL: the table's row is of a key in the queue (or in `queue`, a relation with the key's columns)."""
         return f"({self.columns}) IN (SELECT {self.columns} FROM {queue or self.queue})"
 
+    def rows_of_queue(self, con, queue: str | None = None, source: str | None = None) -> str:
+        """SQL: row_in_queue, for a scan of the table (or `source`, the table in another catalog)
+        from the first row a queued key holds. A night appends the rows it writes (a changed row is
+        deleted and inserted again), so they lie together at the table's end: the scan skips the
+        row groups before them instead of reading every column of every row group for a few keys.
+        A row written in place only moves the start back."""
+        [(first,)] = con.execute(f"SELECT min(rowid) FROM {source or self.table} "
+                                 f"WHERE {self.row_in_queue(queue)}").fetchall()
+        return "false" if first is None else f"rowid >= {first} AND {self.row_in_queue(queue)}"
+
 
 CUSTOMERS = UnpublishedRows("core.customers", {"customer_key": "VARCHAR"})
 CUSTOMER_360 = UnpublishedRows("marts.customer_360", {"customer_key": "VARCHAR"})
