@@ -491,7 +491,7 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     if not records_moved:
         prior = Prior(state.prior, state.admitted)
     elif state.admitted is None:
-        prior = estimate_prior(con, "core.customer_linkage_input")
+        prior = estimate_prior(con, identity_linkage.INPUT)
     else:
         prior = prior_after_changes(con, state.admitted)
     if not prior_within_margin(state, prior, settings.review_threshold):

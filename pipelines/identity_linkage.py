@@ -26,6 +26,7 @@ from sqlglot import exp
 
 from pipelines.staging_sql import ident, literal
 
+INPUT = "core.customer_linkage_input"
 INPUT_VIEW = "cw_linkage_input"
 # Rules that admit (almost) no false positives, used to estimate the prior on every run: two
 # records with the same email, or the same phone, are taken for one person.
@@ -114,13 +115,13 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: f
     with the prior given or estimated on every node. Returns the prior, the pairs to review or
     link, and the state to record once links are complete."""
     settings = _model_settings(model)
-    if con.execute("SELECT count(*) FROM core.customer_linkage_input").fetchall()[0][0] < 2:
+    if con.execute(f"SELECT count(*) FROM {INPUT}").fetchall()[0][0] < 2:
         _empty_scores(con, settings)
         return {"prior": None, "pairs": 0, "state": None}
     if prior is None:
-        prior = estimate_prior(con, "core.customer_linkage_input")
+        prior = estimate_prior(con, INPUT)
     settings["probability_two_random_records_match"] = prior.probability
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM core.customer_linkage_input")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {INPUT}")
     linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), settings, log_level=logging.WARNING)
     try:
         cutoff = _weight(review_threshold) - MARGIN_BITS
@@ -211,7 +212,6 @@ def prior_within_margin(state: ScoringState, prior: Prior, review_threshold: flo
 
 
 NEIGHBOURHOOD = "cw_touched_neighbourhood"
-INPUT = "core.customer_linkage_input"
 # the nodes' count of nodes sharing their full name, before tonight's changes
 INPUT_BEFORE = ("(SELECT i.* REPLACE (coalesce(c.name_records_before, i.name_records) AS name_records) "
                 f"FROM {INPUT} i LEFT JOIN cw_renamed c USING (unique_id))")
