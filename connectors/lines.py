@@ -50,26 +50,31 @@ def _line_count(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def _readable(path: Path, fmt: TextFormat) -> bool:
-    return fmt.encoding in ("utf-8", "utf-8-sig") and not loose_quotes(path, fmt.delimiter)
-
-
-def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
-    """(line, line_hash) of every line of a file whose lines are its records; None otherwise."""
-    if not _readable(path, fmt):
-        return None
+def _lines_read(path: Path, select: str, **relations: pa.Table) -> pa.Table | None:
+    """`select` over the file's lines (the relation `n`: line, text), in a database of its own
+    with `relations` registered; it gives a column `odd`. None where DuckDB does not read the file
+    line by line (a carriage return, say), reads another number of lines than the file has, or
+    the result has a line with an odd number of quotes."""
     con = duckdb.connect()
     try:
-        lines = con.sql(f"""
-            SELECT line, hash(text) AS line_hash, {_ODD_QUOTES} AS odd
-            FROM ({_LINES_SQL})""", params=[str(path)]).to_arrow_table()
+        for name, relation in relations.items():
+            con.register(name, relation)
+        lines = con.sql(f"WITH n AS ({_LINES_SQL}) {select}", params=[str(path)]).to_arrow_table()
     except duckdb.Error:
-        return None  # not text DuckDB reads line by line (a carriage return, say)
+        return None
     finally:
         con.close()
     if lines.num_rows != _line_count(path) or pc.any(lines["odd"]).as_py():
         return None
-    return lines.select(["line", "line_hash"])
+    return lines
+
+
+def file_lines(path: Path, fmt: TextFormat) -> pa.Table | None:
+    """(line, line_hash) of every line of a file whose lines are its records; None otherwise."""
+    if fmt.encoding not in ("utf-8", "utf-8-sig") or loose_quotes(path, fmt.delimiter):
+        return None
+    lines = _lines_read(path, f"SELECT line, hash(text) AS line_hash, {_ODD_QUOTES} AS odd FROM n")
+    return None if lines is None else lines.select(["line", "line_hash"])
 
 
 def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: str,
@@ -80,29 +85,21 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
     kept only where every line was one record, with no loose quote."""
     if fmt.encoding not in ("utf-8", "utf-8-sig"):
         return None
-    con = duckdb.connect()
-    try:
-        # the earlier lines come in line order: the lines of this file are paired by position
-        # (faster than a join), and a pair counts as the same line only at the same line number
-        con.register("earlier", earlier)
-        lines = con.sql(f"""
-            WITH n AS (SELECT line, text, hash(text) AS line_hash FROM ({_LINES_SQL}))
-            SELECT n.line, n.line_hash,
-                   e.line IS NOT DISTINCT FROM n.line AND e.line_hash IS NOT DISTINCT FROM n.line_hash AS same,
-                   CASE WHEN NOT same THEN coalesce(n.text, '') END AS text,
-                   NOT same AND coalesce({_ODD_QUOTES}, false) AS odd
-            FROM n POSITIONAL JOIN earlier e
-            WHERE n.line IS NOT NULL""", params=[str(path)]).to_arrow_table()
-    except duckdb.Error:
+    # the earlier lines come in line order: the lines of this file are paired by position
+    # (faster than a join), and a pair counts as the same line only at the same line number
+    lines = _lines_read(path, f"""
+        SELECT h.line, h.line_hash,
+               e.line IS NOT DISTINCT FROM h.line AND e.line_hash IS NOT DISTINCT FROM h.line_hash AS same,
+               CASE WHEN NOT same THEN coalesce(h.text, '') END AS text,
+               NOT same AND coalesce({_ODD_QUOTES}, false) AS odd
+        FROM (SELECT line, text, hash(text) AS line_hash FROM n) h POSITIONAL JOIN earlier e
+        WHERE h.line IS NOT NULL""", earlier=earlier)
+    if lines is None or lines.num_rows <= header_index:
         return None
-    finally:
-        con.close()
     changed = lines.filter(pc.invert(lines["same"]))
     changed = changed.take(pc.sort_indices(changed["line"]))
     text = "".join(line + "\n" for line in changed["text"].to_pylist()).encode()
-    if (lines.num_rows != _line_count(path) or lines.num_rows <= header_index
-            or pc.any(lines["odd"]).as_py()
-            or pc.any(pc.less_equal(changed["line"], header_index)).as_py()
+    if (pc.any(pc.less_equal(changed["line"], header_index)).as_py()
             # (the lines as they were had none: the earlier version's lines are kept only then)
             or loose_quotes_in(text, fmt.delimiter)):
         return None

@@ -20,7 +20,6 @@ from connectors.files import (
     LandingTable, MAX_FIELD_BYTES, TextFormat, arrow_records, cell_text, csv_all_rows, detect_encoding,
     hold_for_load, sheet_head, sheet_is_plain, sheet_values, take_held,
 )
-
 from connectors.lines import LineChanges, parse_changed
 
 # Columns of the table read_columns returns, besides c0 .. c{width-1} (one per header cell).

@@ -25,7 +25,7 @@ from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
 from pipelines import identity_linkage, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
-from pipelines.identity_linkage import (Prior, comparison_fields, estimate_prior, evidence_sql, prior_after_changes,
+from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_after_changes,
                                         prior_within_margin, read_state, score_pairs, score_touched_pairs,
                                         write_state)
 from pipelines.metadata import column_names
@@ -489,11 +489,11 @@ def _link_changed_records(con: duckdb.DuckDBPyConnection, settings: CustomerSett
     key_groups(con, changed_only=True)
     run_sql_files(con, "core/customer_linkage_input_arrived.sql")
     if not records_moved:
-        prior = Prior(state.prior, state.admitted)
-    elif state.admitted is None:
+        prior = state.prior
+    elif state.prior.admitted is None:
         prior = estimate_prior(con, identity_linkage.INPUT)
     else:
-        prior = prior_after_changes(con, state.admitted)
+        prior = prior_after_changes(con, state.prior.admitted)
     if not prior_within_margin(state, prior, settings.review_threshold):
         return score_pairs(con, settings.model, settings.review_threshold, state.fingerprint, prior)
     return score_touched_pairs(con, settings.model, settings.review_threshold, state, prior)

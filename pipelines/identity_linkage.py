@@ -40,21 +40,20 @@ MARGIN_BITS = 1.0
 
 
 @dataclass(frozen=True)
-class ScoringState:
-    """What core.customer_link_scores was scored with: the identity inputs' fingerprint, the prior
-    its weights include, the weight without prior down to which every blocked pair is kept, and
-    the pairs of nodes PRIOR_RULES admitted when the prior was estimated (None where not kept)."""
-    fingerprint: str
-    prior: float
-    field_cutoff: float
-    admitted: int | None = None
+class Prior:
+    """The prior, and the pairs of nodes PRIOR_RULES admit that it was estimated from (None where
+    not kept: a build from before they were)."""
+    probability: float
+    admitted: int | None
 
 
 @dataclass(frozen=True)
-class Prior:
-    """The prior, and the pairs of nodes PRIOR_RULES admit that it was estimated from."""
-    probability: float
-    admitted: int | None
+class ScoringState:
+    """What core.customer_link_scores was scored with: the identity inputs' fingerprint, the prior
+    its weights include, and the weight without prior down to which every blocked pair is kept."""
+    fingerprint: str
+    prior: Prior
+    field_cutoff: float
 
 
 def _weight(probability: float) -> float:
@@ -74,9 +73,9 @@ def read_state(con: duckdb.DuckDBPyConnection) -> ScoringState | None:
     if not rows:
         return None
     row = dict(zip(columns, rows[0]))
-    admitted = row.get("admitted_pairs")  # (builds before it was kept: counted again)
-    return ScoringState(row["fingerprint"], row["prior"], row["field_cutoff"],
-                        None if admitted is None else int(admitted))
+    admitted = row.get("admitted_pairs")
+    return ScoringState(row["fingerprint"], Prior(row["prior"], None if admitted is None else int(admitted)),
+                        row["field_cutoff"])
 
 
 def write_state(con: duckdb.DuckDBPyConnection, state: ScoringState | None) -> None:
@@ -85,7 +84,7 @@ def write_state(con: duckdb.DuckDBPyConnection, state: ScoringState | None) -> N
                 "(fingerprint VARCHAR, prior DOUBLE, field_cutoff DOUBLE, admitted_pairs HUGEINT)")
     if state:
         con.execute("INSERT INTO core.customer_link_state VALUES (?, ?, ?, ?)",
-                    [state.fingerprint, state.prior, state.field_cutoff, state.admitted])
+                    [state.fingerprint, state.prior.probability, state.field_cutoff, state.prior.admitted])
 
 
 def name_records_cap(model: Path) -> int | None:
@@ -133,7 +132,7 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: f
         linker.table_management.delete_tables_created_by_splink_from_db()
         con.execute(f"DROP VIEW IF EXISTS {INPUT_VIEW}")
     return {"prior": prior.probability, "pairs": _pairs_to_review(con, review_threshold),
-            "state": ScoringState(fingerprint, prior.probability, cutoff - _weight(prior.probability), prior.admitted)}
+            "state": ScoringState(fingerprint, prior, cutoff - _weight(prior.probability))}
 
 
 def _scores_sql(linker: Linker, predictions) -> str:
@@ -306,7 +305,7 @@ def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_thre
         DELETE FROM core.customer_link_scores
         WHERE node_a IN (SELECT unique_id FROM cw_touched_nodes) OR node_b IN (SELECT unique_id FROM cw_touched_nodes)
            OR (node_a, node_b) IN (SELECT (node_a, node_b) FROM cw_rescored_pairs)""")
-    shift = _weight(prior.probability) - _weight(state.prior)
+    shift = _weight(prior.probability) - _weight(state.prior.probability)
     if shift:
         con.execute("UPDATE core.customer_link_scores SET match_weight = match_weight + ?, "
                     "match_probability = 1 / (1 + pow(2, -(match_weight + ?)))", [shift, shift])
@@ -337,7 +336,7 @@ def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_thre
         finally:
             linker.table_management.delete_tables_created_by_splink_from_db()
     return {"prior": prior.probability, "pairs": _pairs_to_review(con, review_threshold),
-            "state": ScoringState(state.fingerprint, prior.probability, state.field_cutoff, prior.admitted)}
+            "state": ScoringState(state.fingerprint, prior, state.field_cutoff)}
 
 
 def _write_level_labels(con: duckdb.DuckDBPyConnection, linker: Linker) -> None:

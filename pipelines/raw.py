@@ -134,9 +134,13 @@ def raw_key(entity_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity_name])
 
 
+def _keeps_lines(con) -> bool:
+    return all(column_names(con, *table.split(".")) for table in SNAPSHOT_TABLES)
+
+
 def earlier_lines(con) -> dict[str, str]:
     """The places whose lines the build keeps: relative path to the file hash of their version."""
-    if not all(column_names(con, *table.split(".")) for table in SNAPSHOT_TABLES):
+    if not _keeps_lines(con):
         return {}
     return dict(con.execute(f"SELECT relative_path, file_hash FROM {LINES_VERSIONS}").fetchall())
 
@@ -429,8 +433,9 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
     stored = stored_rows(entity.name)
     same_origin = same_load_sql("l", "o")
     kept, by_lines, unchanged_kept = 0, False, 0
+    comparing = leaving and not table.profile.record_key
     try:
-        if leaving and not table.profile.record_key:
+        if comparing:
             # the loads (as first delivered) carried now by a leaving file at this place; a load this
             # run carries already (another file of the same name) is not taken twice
             con.execute(f"""
@@ -445,11 +450,12 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                                                                        "l_profile")}})
             by_lines = changes is not None and _lines_apply(con, stored, changes, (loaded or {}).get(
                 (changes.earlier_hash, table.sheet)) == fingerprint)
-            if by_lines:
-                con.register("cw_unchanged_rows", changes.unchanged)
-            else:
-                records = read_columns(table)
-            con.register("landing_records", records)
+        if by_lines:
+            con.register("cw_unchanged_rows", changes.unchanged)
+        else:
+            records = read_columns(table)
+        con.register("landing_records", records)
+        if comparing:
             # grouped by numbers only: the loads' text columns beside them made this 0.3 s slower
             # for a 450k-row export; by lines, the rows at the unchanged lines' places, and those
             # a changed line leaves with the same cells (quoted otherwise, say)
@@ -470,9 +476,6 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
             unchanged_there = ("count(*) FILTER (WHERE source_row IN (SELECT source_row FROM cw_unchanged_rows))"
                                if by_lines else "0")
             kept, unchanged_kept = con.execute(f"SELECT count(*), {unchanged_there} FROM cw_rows_there").fetchone()
-        else:
-            records = read_columns(table)
-            con.register("landing_records", records)
         if kept:
             con.execute("CREATE OR REPLACE TEMP TABLE cw_carried AS SELECT DISTINCT load_id, file_hash, source_sheet "
                         f"FROM {stored} WHERE rowid IN (SELECT raw_row FROM cw_rows_there)")
@@ -520,9 +523,9 @@ def _keep_lines(con, table: LandingTable, relative_path: str, file_hash: str, ch
         return
     for name, columns in SNAPSHOT_TABLES.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    [(compared_with_kept,)] = con.execute(
+    compared_with_kept = changes is not None and con.execute(
         f"SELECT count(*) FROM {LINES_VERSIONS} WHERE relative_path = ? AND file_hash = ?",
-        [relative_path, changes.earlier_hash if changes else None]).fetchall()
+        [relative_path, changes.earlier_hash]).fetchall()[0][0] > 0
     # compared with the lines kept (the earlier version's): only the changed ones are replaced
     lines = changes.changed_lines if compared_with_kept else file_lines(
         table.path, TextFormat(table.encoding, table.delimiter))
@@ -645,7 +648,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
                 if ledger:
                     new_ledger = pd.DataFrame(ledger, columns=LEDGER_FIELDS)
                     con.execute("INSERT INTO raw.loaded_tables SELECT * FROM new_ledger")
-                if (rebuild or leaving) and all(column_names(con, *t.split(".")) for t in SNAPSHOT_TABLES):
+                if (rebuild or leaving) and _keeps_lines(con):
                     gone = f"SELECT relative_path FROM {LINES_VERSIONS} WHERE file_hash NOT IN (SELECT file_hash FROM raw.loaded_tables)"
                     con.execute(f"DELETE FROM {SNAPSHOT_LINES} WHERE relative_path IN ({gone})")
                     con.execute(f"DELETE FROM {LINES_VERSIONS} WHERE relative_path IN ({gone})")
