@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from connectors.yaml_files import read_yaml
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 FIELD_TYPES = {"text", "email", "phone", "timestamp", "date", "integer", "money", "enum"}
@@ -129,7 +129,7 @@ def _require(mapping: dict, key: str, where: str):
 @cache
 def load_entities(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, Entity]:
     path = schemas_dir / "entities.yaml"
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path) or {}
     entities = {}
     for name, spec in _require(doc, "entities", str(path)).items():
         where = f"{path}: entities.{name}"
@@ -187,7 +187,7 @@ def _column_map(entity: Entity, fname: str, spec, where: str) -> ColumnMap:
 
 
 def load_profile(path: Path, entities: dict[str, Entity]) -> Profile:
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path) or {}
     where = str(path)
     entity_name = _require(doc, "entity", where)
     if entity_name not in entities:
@@ -281,7 +281,7 @@ def load_overrides(schemas_dir: Path = SCHEMAS_DIR) -> tuple[Override, ...]:
     path = schemas_dir / "profile_overrides.yaml"
     if not path.exists():
         return ()
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path) or {}
     entries = doc.get("overrides") or []
     if not isinstance(entries, list):
         raise ProfileError(f"{path}: overrides: expected a list of {{files, profile}} entries")

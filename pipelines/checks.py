@@ -18,10 +18,10 @@ from functools import cache
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError
+from connectors.yaml_files import read_yaml
 from pipelines import check_memory, check_rows, staging, staging_sql
 from pipelines.data_docs import write_data_docs
 from pipelines.gx_bridge import outcome_metadata, validate_table
@@ -240,7 +240,7 @@ def table_checks(asset: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefin
 
 @cache
 def load_suites(path=SCHEMAS_DIR / "quality_suites.yaml") -> dict[str, dict]:
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path) or {}
     tables = doc.get("tables") or {}
     for table, suite in tables.items():
         where = f"{path}: tables.{table}"

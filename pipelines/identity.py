@@ -17,12 +17,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
+from connectors.yaml_files import read_yaml
 from pipelines import identity_linkage, record_places, unpublished
 from pipelines.changed_rows import bind_scope, write_changed_rows
 from pipelines.identity_linkage import (comparison_fields, estimate_prior, evidence_sql, prior_after_changes,
@@ -83,7 +83,7 @@ class IdentitySettings:
 
 @cache
 def load_identity_settings(path: Path = SCHEMAS_DIR / "identity.yaml") -> IdentitySettings:
-    doc = yaml.safe_load(path.read_text()) or {}
+    doc = read_yaml(path) or {}
     entities = load_entities()
     references = {}
     for entity, patterns in (doc.get("order_references") or {}).items():

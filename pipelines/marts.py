@@ -6,9 +6,9 @@ from functools import cache
 
 import dagster as dg
 import pandas as pd
-import yaml
 
 from connectors.profiles import SCHEMAS_DIR
+from connectors.yaml_files import read_yaml
 from pipelines import unpublished
 from pipelines.core import CUSTOMER_IDENTITY_MAP, CUSTOMERS, FULFILMENTS, ORDERS, TICKETS
 from pipelines.metadata import markdown_table, table_metadata
@@ -36,7 +36,7 @@ _MARTS = dict(group_name="marts", kinds={"duckdb", "sql"}, owners=["team:data"])
 
 @cache
 def load_metric_catalog() -> list[dict]:
-    return yaml.safe_load((SCHEMAS_DIR / "metric_catalog.yaml").read_text())["metrics"]
+    return read_yaml(SCHEMAS_DIR / "metric_catalog.yaml")["metrics"]
 
 
 def _headline_metadata(row: pd.Series, names: tuple[str, ...]) -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from connectors.yaml_files import SafeLoader, read_yaml
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PERSONAL_DATA_POLICIES = ("pseudonymise", "drop", "keep")
 FAMILIES = ("crm", "marketing", "support", "inventory")
@@ -78,7 +80,7 @@ class Settings:
         return self.late_after_hours_per_family.get(family, self.late_after_hours)
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(SafeLoader):
     """Safe YAML that leaves dates as text, so a bad date is reported with its key, not as a crash."""
 
 
@@ -168,7 +170,7 @@ def _webhook_env(reader: _Reader) -> str:
 def load_settings(config_path: Path | None = None) -> Settings:
     path = Path(config_path or os.environ.get("CROSSWALK_CONFIG") or PROJECT_DIR / "crosswalk.yaml")
     try:
-        doc = yaml.load(path.read_text(), Loader=_Loader) if path.exists() else {}
+        doc = read_yaml(path, _Loader) if path.exists() else {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     doc = doc or {}
