@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -221,6 +222,21 @@ def _mark_published(con: duckdb.DuckDBPyConnection, target: Path, fingerprint: s
             *(f"DELETE FROM {rows.queue}" for rows in UNPUBLISHED.values() if rows.queue in present))
 
 
+def _replace_freeing_later(new: Path, target: Path) -> None:
+    """os.replace(new, target), the file replaced freed beside the next steps: freeing a 300 MB
+    file's blocks took 0.08-0.2 s of waiting on the disk, not of CPU. A second name keeps the old
+    file's blocks through the replace; dropping that name frees them (the process waits for it
+    before it exits; a name left by a killed run goes with the other left-overs)."""
+    kept = new.with_name(f"{new.name}.replaced")
+    try:
+        os.link(target, kept)
+    except OSError:  # no file yet, or no hard links here: the replace frees it
+        kept = None
+    os.replace(new, target)
+    if kept is not None:
+        threading.Thread(target=kept.unlink, kwargs={"missing_ok": True}, name="free-replaced").start()
+
+
 def _upstream_keys() -> list[dg.AssetKey]:
     return [key for assets in (staging_assets, core_assets, marts_assets) for a in assets for key in a.keys]
 
@@ -248,7 +264,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
         try:
             tables = write_published_copy(con, staging, settings, previous)
             os.chmod(staging, 0o600 if settings.personal_data == "keep" else 0o644)
-            os.replace(staging, target)
+            _replace_freeing_later(staging, target)
         finally:
             staging.unlink(missing_ok=True)
             Path(str(staging) + ".wal").unlink(missing_ok=True)

@@ -98,6 +98,7 @@ def test_reader_holding_the_file_keeps_its_snapshot_while_a_run_publishes(publis
         second_run = nightly_run_in(run.config_path.parent, run.landing)
 
         assert second_run.result.success, "an open reader must not block the run"
+        assert not list(run.published.parent.glob(".*.publishing*")), "the file replaced keeps no second name"
         reader.stdin.write("go\n")
         reader.stdin.flush()
         assert int(reader.stdout.readline()) == first, "the open reader keeps its snapshot"
