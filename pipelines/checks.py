@@ -25,6 +25,7 @@ from connectors.yaml_files import read_yaml
 from pipelines import check_memory, check_rows, staging, staging_sql
 from pipelines.data_docs import write_data_docs
 from pipelines.gx_bridge import outcome_metadata, validate_table
+from pipelines.gx_import import import_great_expectations
 from pipelines.marts import CUSTOMER_360, ORDER_TO_DELIVERY
 from pipelines.resources import WarehouseResource
 from pipelines.staging import staging_assets
@@ -61,7 +62,7 @@ def _severity(blocking: bool) -> dg.AssetCheckSeverity:
 
 def build_expectation(spec: dict):
     """A GX expectation object from its YAML form, e.g. {type: expect_column_values_to_not_be_null, column: x}."""
-    import great_expectations as gx  # imported on first check: the import takes seconds
+    gx = import_great_expectations()  # imported on first check: the import takes seconds
 
     class_name = "".join(part.capitalize() for part in spec["type"].split("_"))
     cls = getattr(gx.expectations, class_name, None)

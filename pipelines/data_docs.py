@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.gx_bridge import SuiteOutcome
+from pipelines.gx_import import import_great_expectations
 
 
 def data_docs_dir(warehouse_dir: Path, run_id: str) -> Path:
@@ -21,6 +22,7 @@ def data_docs_dir(warehouse_dir: Path, run_id: str) -> Path:
 def _page_renderer():
     """GX's page renderer and view, made once: each view builds its own Jinja environment, which
     compiles the templates again (0.7 s of a sample run's 1.6 s of Data Docs)."""
+    import_great_expectations()
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 

@@ -94,6 +94,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipelines.gx_import import import_great_expectations
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -211,7 +213,7 @@ def _gx_batch_definition():
     """Module-level ephemeral context + one reusable whole-dataframe batch definition."""
     with _lock:
         if not _gx_state:
-            import great_expectations as gx
+            gx = import_great_expectations()
             from great_expectations.execution_engine import pandas_execution_engine
 
             # GX fingerprints every batch under this many bytes (an md5 over hash_pandas_object),
@@ -480,7 +482,7 @@ def validate_table(
     if sample_size < 0:
         raise ValueError("sample_size must be >= 0")
 
-    import great_expectations as gx
+    gx = import_great_expectations()
     from great_expectations.expectations.expectation import Expectation
 
     bad = [e for e in expectations if not isinstance(e, Expectation)]

@@ -23,6 +23,7 @@ from connectors.records import (
 from connectors.profiles import (
     SCHEMAS_DIR, Entity, Override, Profile, load_entities, load_overrides, load_profiles, normalise_header,
 )
+from pipelines.gx_import import import_great_expectations
 from pipelines.metadata import column_names, markdown_table, replace_with_view, table_metadata
 from pipelines.resources import WarehouseResource
 from pipelines.staging_sql import (
@@ -291,7 +292,7 @@ def _import_for_later_steps(landing_moved: bool) -> None:
     (1.5 s of CPU that a night with nothing new no longer spends)."""
     if landing_moved:
         importlib.import_module("sqlglot.dialects.duckdb")
-        importlib.import_module("great_expectations")
+        import_great_expectations()
     matplotlib = importlib.import_module("matplotlib")
     matplotlib.use("Agg")  # as the report does: no display
     importlib.import_module("matplotlib.pyplot")

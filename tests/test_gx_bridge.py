@@ -442,3 +442,27 @@ def test_frames_carry_the_dtypes_duckdb_df_gives():
     assert got.dtypes.to_dict() == expected.dtypes.to_dict()
     pd.testing.assert_frame_equal(got, expected)
     assert [len(f) for f in _iter_frames(db, "SELECT * FROM t WHERE false", 4)] == [0]
+
+
+def test_great_expectations_leaves_scipy_stats_and_altair_to_the_expectation_that_uses_them():
+    """GX's import leaves the two modules only its KL divergence expectation needs standing in
+    (pipelines/gx_import.py); that expectation still validates, and loads them. A fresh process:
+    this one imported GX whole."""
+    code = textwrap.dedent("""
+        import sys, duckdb
+        from pipelines.gx_import import import_great_expectations
+        gx = import_great_expectations()
+        print(type(sys.modules["scipy.stats"]).__name__, type(sys.modules["altair"]).__name__)
+        from pipelines.gx_bridge import validate_table
+        con = duckdb.connect()
+        con.execute("CREATE TABLE t AS SELECT (i % 4)::VARCHAR AS c FROM range(400) r(i)")
+        for weights in ([0.25] * 4, [0.7, 0.1, 0.1, 0.1]):
+            kl = gx.expectations.ExpectColumnKLDivergenceToBeLessThan(
+                column="c", partition_object={"values": ["0", "1", "2", "3"], "weights": weights}, threshold=0.1)
+            print(validate_table(con, "t", "s", [kl]).success)
+        print(type(sys.modules["scipy.stats"]).__name__, sys.modules["scipy.stats"].entropy([0.5, 0.5], base=2))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:4] == ["DeferredModule DeferredModule", "True", "False", "module 1.0"]
