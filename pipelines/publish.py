@@ -153,6 +153,17 @@ def _copy_table(con: duckdb.DuckDBPyConnection, build: str, table: str, policy: 
         cursor.close()
 
 
+def _flush(path: Path) -> None:
+    """Write a file's pages to the disk, beside the work that follows: the copy of the previous
+    file (300 MB at 1M orders) otherwise went to the disk in the closing checkpoint's sync, which
+    took 0.31-0.32 s against 0.14-0.15 s so."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        getattr(os, "fdatasync", os.fsync)(fd)  # (macOS has no fdatasync)
+    finally:
+        os.close(fd)
+
+
 def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings: Settings,
                          previous: Path | None = None) -> dict[str, tuple[int, str]]:
     """Write the contract tables from the build (`con`, a connection to it) into a new file at
@@ -163,6 +174,7 @@ def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings:
     (pipelines/resources.py), and another database in the process cannot attach that file."""
     if previous is not None:
         shutil.copyfile(previous, target)
+        threading.Thread(target=_flush, args=(target,), name="flush-copy").start()
     [(build,)] = con.execute("SELECT current_database()").fetchall()
     con.execute(f"ATTACH {literal(str(target))} AS {PUBLISHING}")
     try:
