@@ -5,6 +5,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -283,19 +284,32 @@ def _duplicated_mapped(headers: list[str], profile: Profile) -> str | None:
     return None
 
 
+IMPORT_SWITCH_INTERVAL = 0.0005  # seconds
+
+
 def _import_for_later_steps(landing_moved: bool) -> None:
     """The report needs matplotlib; when landing files moved, the checks need Great Expectations
     and customer identity Splink's SQL dialect (loaded when a model is first read). Their imports
     take seconds of Python: begun with the first step, beside file reads that spend their time
     outside the interpreter. On a night whose files are as they were, the checks report their last
     results and nothing is linked, so those two are left to whichever step first needs them
-    (1.5 s of CPU that a night with nothing new no longer spends)."""
-    if landing_moved:
-        importlib.import_module("sqlglot.dialects.duckdb")
-        import_great_expectations()
-    matplotlib = importlib.import_module("matplotlib")
-    matplotlib.use("Agg")  # as the report does: no display
-    importlib.import_module("matplotlib.pyplot")
+    (1.5 s of CPU that a night with nothing new no longer spends).
+
+    While they import, the interpreter hands its lock between threads every IMPORT_SWITCH_INTERVAL
+    instead of every 5 ms: each short statement of the steps waited for the importing thread's
+    slice before it could go on (statements of under 1 ms took 8-20 ms). 0.15 s off a 1M-order
+    night (eight alternated pairs), the raw steps 0.1 s quicker."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL)
+    try:
+        if landing_moved:
+            importlib.import_module("sqlglot.dialects.duckdb")
+            import_great_expectations()
+        matplotlib = importlib.import_module("matplotlib")
+        matplotlib.use("Agg")  # as the report does: no display
+        importlib.import_module("matplotlib.pyplot")
+    finally:
+        sys.setswitchinterval(before)
 
 
 @dg.asset(

@@ -70,3 +70,21 @@ def test_blas_keeps_to_one_thread_unless_told_otherwise():
     # (OpenBLAS takes no more threads than there are cores)
     helpers = min(2, len(os.sched_getaffinity(0))) - 1
     assert _threads_after_blas({**env, "OPENBLAS_NUM_THREADS": "2"}) == 1 + 2 * helpers
+
+
+def test_the_background_imports_hand_the_interpreter_over_often_and_restore_its_interval(monkeypatch):
+    """While the landing step's thread imports what later steps need, the interpreter's lock goes
+    between threads every IMPORT_SWITCH_INTERVAL; the interval is as it was once they are done."""
+    import importlib
+
+    from pipelines import raw
+
+    seen = []
+    module = type(sys)("stand_in")
+    module.use = lambda backend: None
+    monkeypatch.setattr(importlib, "import_module", lambda name: seen.append(sys.getswitchinterval()) or module)
+    monkeypatch.setattr(raw, "import_great_expectations", lambda: seen.append(sys.getswitchinterval()))
+    before = sys.getswitchinterval()
+    raw._import_for_later_steps(True)
+    assert seen and set(seen) == {raw.IMPORT_SWITCH_INTERVAL} != {before}
+    assert sys.getswitchinterval() == before
