@@ -272,6 +272,18 @@ def suite_checks(known_assets: set[dg.AssetKey]) -> list[Check]:
     return checks
 
 
+def customers_in_360_sql(scope: str | None = None) -> str:
+    """The customer keys not held exactly once by each of core.customers and marts.customer_360;
+    with `scope`, among its keys only: the 360's keys written since the check last passed, which
+    hold every customer core.customers wrote since (the 360 builds those again). 0.075 s against
+    0.01 s at 1M orders."""
+    within = "" if scope is None else f" WHERE customer_key IN (SELECT customer_key FROM {scope})"
+    return f"""SELECT customer_key, sum(in_customers) AS in_customers, sum(in_360) AS in_customer_360
+               FROM (SELECT customer_key, 1 AS in_customers, 0 AS in_360 FROM core.customers{within}
+                     UNION ALL SELECT customer_key, 0, 1 FROM marts.customer_360{within})
+               GROUP BY customer_key HAVING sum(in_customers) <> 1 OR sum(in_360) <> 1"""
+
+
 def conservation_query(entity: str) -> str:
     """Files where rows landed differ from rows staged plus rows rejected."""
     return f"""
@@ -297,10 +309,7 @@ def invariant_checks() -> list[Check]:
         *conservation,
         sql_check(
             CUSTOMER_360, CUSTOMER_360_COMPLETE, "Exactly one row per customer of core.customers.",
-            """SELECT customer_key, sum(in_customers) AS in_customers, sum(in_360) AS in_customer_360
-               FROM (SELECT customer_key, 1 AS in_customers, 0 AS in_360 FROM core.customers
-                     UNION ALL SELECT customer_key, 0, 1 FROM marts.customer_360)
-               GROUP BY customer_key HAVING sum(in_customers) <> 1 OR sum(in_360) <> 1""",
+            customers_in_360_sql(), scoped_query=customers_in_360_sql,
         ),
         sql_check(
             ORDER_TO_DELIVERY, ORDERS_RECONCILE,

@@ -100,3 +100,20 @@ def test_a_uniqueness_check_that_passed_finds_a_new_duplicate_among_the_rows_wri
             == con.execute(query).fetchall() == [(5, 2)])
     check_memory.remember(con, "core/t", "unique_a", "definition", False, {}, "run")
     assert not check_rows.unique_scoped(check_memory.recall(con, "core/t", "unique_a", "definition"), scope)
+
+
+def test_the_360_check_scoped_to_the_keys_written_finds_what_reading_every_row_finds():
+    """one_row_per_customer reads only the 360's keys written since it passed (the 360 builds
+    again every customer core.customers wrote): a customer doubled or dropped there is found."""
+    from pipelines.checks import customers_in_360_sql
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core; CREATE SCHEMA marts")
+    con.execute("CREATE TABLE core.customers AS SELECT 'c' || i AS customer_key FROM range(1000) r(i)")
+    con.execute("CREATE TABLE marts.customer_360 AS SELECT * FROM core.customers")
+    assert con.execute(customers_in_360_sql()).fetchall() == []
+    # a night: c5 written twice into the 360, c9 built again in core.customers but lost from the 360
+    con.execute("INSERT INTO marts.customer_360 VALUES ('c5'); DELETE FROM marts.customer_360 WHERE customer_key = 'c9'")
+    con.execute("CREATE TEMP TABLE cw_unchecked AS SELECT * FROM (VALUES ('c5'), ('c9'), ('c11')) v(customer_key)")
+    found = sorted(con.execute(customers_in_360_sql("cw_unchecked")).fetchall())
+    assert found == sorted(con.execute(customers_in_360_sql()).fetchall()) == [("c5", 1, 2), ("c9", 1, 0)]
