@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,9 +51,10 @@ def _line_count(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def _lines_read(path: Path, select: str, **relations: pa.Table) -> pa.Table | None:
+def _lines_read(path: Path, select: str, counted: str | None = None, **relations: pa.Table) -> pa.Table | None:
     """`select` over the file's lines (the relation `n`: line, text), in a database of its own
-    with `relations` registered; it gives a column `odd`. None where DuckDB does not read the file
+    with `relations` registered; it gives a column `odd`, and a row per line or (`counted`) one
+    row whose column of that name counts the lines. None where DuckDB does not read the file
     line by line (a carriage return, say), reads another number of lines than the file has, or
     the result has a line with an odd number of quotes."""
     con = duckdb.connect()
@@ -64,7 +66,8 @@ def _lines_read(path: Path, select: str, **relations: pa.Table) -> pa.Table | No
         return None
     finally:
         con.close()
-    if lines.num_rows != _line_count(path) or pc.any(lines["odd"]).as_py():
+    read = lines[counted][0].as_py() if counted else lines.num_rows
+    if read != _line_count(path) or pc.any(lines["odd"]).as_py():
         return None
     return lines
 
@@ -86,28 +89,39 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
     if fmt.encoding not in ("utf-8", "utf-8-sig"):
         return None
     # the earlier lines come in line order: the lines of this file are paired by position
-    # (faster than a join), and a pair counts as the same line only at the same line number
-    lines = _lines_read(path, f"""
-        SELECT h.line, h.line_hash,
-               e.line IS NOT DISTINCT FROM h.line AND e.line_hash IS NOT DISTINCT FROM h.line_hash AS same,
-               CASE WHEN NOT same THEN coalesce(h.text, '') END AS text,
-               NOT same AND coalesce({_ODD_QUOTES}, false) AS odd
-        FROM (SELECT line, text, hash(text) AS line_hash FROM n) h POSITIONAL JOIN earlier e
-        WHERE h.line IS NOT NULL""", earlier=earlier)
-    if lines is None or lines.num_rows <= header_index:
+    # (faster than a join), and a pair counts as the same line only at the same line number.
+    # One row comes back, with the changed lines in a list: 600k lines as rows of Arrow took
+    # 0.14 s against 0.09 s.
+    # (a line as it was carries no text on: 0.09 s against 0.14 s)
+    summary = _lines_read(path, f"""
+        SELECT count(*) AS lines,
+               coalesce(list({{'line': line, 'line_hash': line_hash, 'text': text}}) FILTER (WHERE NOT same), [])
+                   AS changed,
+               coalesce(bool_or({_ODD_QUOTES}), false) AS odd
+        FROM (SELECT line, line_hash, same, CASE WHEN NOT same THEN coalesce(text, '') END AS text
+              FROM (SELECT h.*, e.line IS NOT DISTINCT FROM h.line AND e.line_hash IS NOT DISTINCT FROM h.line_hash AS same
+                    FROM (SELECT line, text, hash(text) AS line_hash FROM n) h POSITIONAL JOIN earlier e
+                    WHERE h.line IS NOT NULL))""", counted="lines", earlier=earlier)
+    if summary is None:
         return None
-    changed = lines.filter(pc.invert(lines["same"]))
-    changed = changed.take(pc.sort_indices(changed["line"]))
-    text = "".join(line + "\n" for line in changed["text"].to_pylist()).encode()
-    if (pc.any(pc.less_equal(changed["line"], header_index)).as_py()
-            # (the lines as they were had none: the earlier version's lines are kept only then)
-            or loose_quotes_in(text, fmt.delimiter)):
+    line_count = summary["lines"][0].as_py()
+    found = pa.Table.from_struct_array(summary["changed"].combine_chunks().flatten())
+    found = found.take(pc.sort_indices(found["line"]))
+    changed = found["line"].combine_chunks()
+    if line_count <= header_index or (len(changed) and pc.min(changed).as_py() <= header_index):
         return None
-    unchanged = lines.filter(pc.and_(lines["same"], pc.greater(lines["line"], header_index)))
+    text = "".join(line + "\n" for line in found["text"].to_pylist()).encode()
+    # (the lines as they were had none: the earlier version's lines are kept only then)
+    if loose_quotes_in(text, fmt.delimiter):
+        return None
+    kept = np.ones(line_count, dtype=bool)
+    kept[: header_index + 1] = False
+    kept[changed.to_numpy()] = False
+    changed_lines = found.select(["line", "line_hash"])
     return LineChanges(
-        earlier_hash, lines.num_rows, changed.select(["line", "line_hash"]),
-        pa.table({"source_row": pc.subtract(unchanged["line"], header_index)}),
-        pc.subtract(changed["line"], header_index), text)
+        earlier_hash, line_count, changed_lines,
+        pa.table({"source_row": pa.array(np.flatnonzero(kept) - header_index, pa.int64())}),
+        pc.subtract(changed, header_index), text)
 
 
 def parse_changed(changes: LineChanges, fmt: TextFormat, names: list[str]) -> pa.Table | None:
