@@ -106,8 +106,8 @@ def compare_lines(path: Path, fmt: TextFormat, header_index: int, earlier_hash: 
     line_count = summary["lines"][0].as_py()
     found = pa.Table.from_struct_array(summary["changed"].combine_chunks().flatten())
     found = found.take(pc.sort_indices(found["line"]))
-    changed = found["line"].combine_chunks()
-    if line_count <= header_index or (len(changed) and pc.min(changed).as_py() <= header_index):
+    changed = found["line"].combine_chunks()  # in line order: the first is the lowest
+    if line_count <= header_index or (len(changed) and changed[0].as_py() <= header_index):
         return None
     text = "".join(line + "\n" for line in found["text"].to_pylist()).encode()
     # (the lines as they were had none: the earlier version's lines are kept only then)

@@ -275,8 +275,8 @@ def suite_checks(known_assets: set[dg.AssetKey]) -> list[Check]:
 def customers_in_360_sql(scope: str | None = None) -> str:
     """The customer keys not held exactly once by each of core.customers and marts.customer_360;
     with `scope`, among its keys only: the 360's keys written since the check last passed, which
-    hold every customer core.customers wrote since (the 360 builds those again). 0.075 s against
-    0.01 s at 1M orders."""
+    hold every customer core.customers wrote since (the 360 builds those again). 0.026 s against
+    0.075 s in a 1M-order night."""
     within = "" if scope is None else f" WHERE customer_key IN (SELECT customer_key FROM {scope})"
     return f"""SELECT customer_key, sum(in_customers) AS in_customers, sum(in_360) AS in_customer_360
                FROM (SELECT customer_key, 1 AS in_customers, 0 AS in_360 FROM core.customers{within}

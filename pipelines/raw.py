@@ -297,7 +297,7 @@ def _import_for_later_steps(landing_moved: bool) -> None:
 
     While they import, the interpreter hands its lock between threads every IMPORT_SWITCH_INTERVAL
     instead of every 5 ms: each short statement of the steps waited for the importing thread's
-    slice before it could go on (statements of under 1 ms took 8-20 ms). 0.15 s off a 1M-order
+    slice before it could go on (statements of under 1 ms took 8-20 ms). 0.16 s off a 1M-order
     night (eight alternated pairs), the raw steps 0.1 s quicker."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(IMPORT_SWITCH_INTERVAL)
