@@ -32,7 +32,7 @@ class WarehouseResource(dg.ConfigurableResource):
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     # the garbage collector's settings before the run (pipelines/collector.py)
     _collector_before: collector.Before | None = PrivateAttr(default=None)
-    # the run's checkpoint, begun by the last step once it has read the build (checkpoint_ahead)
+    # the build's checkpoint, begun by publishing and again by the last step (checkpoint_ahead)
     _checkpointing: threading.Thread | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
@@ -47,10 +47,14 @@ class WarehouseResource(dg.ConfigurableResource):
         self._collector_before = collector.relax()
 
     def checkpoint_ahead(self) -> None:
-        """Begin the checkpoint the run ends with, beside the caller's work outside the database:
-        for the last step, once it has read and written the build. The run's end waits for it."""
-        if self._held is None or self._checkpointing is not None:
+        """Begin a checkpoint of the build beside the caller's work outside it, once every step
+        that writes the night's rows is done: publishing, which reads the build and writes another
+        file, and the last step. A write to the build waits for the checkpoint; a second call
+        waits for the first, then takes what was written since. The run's end waits for the last."""
+        if self._held is None:
             return
+        if self._checkpointing is not None:
+            self._checkpointing.join()
         cursor = self._held.cursor()
 
         def checkpoint() -> None:

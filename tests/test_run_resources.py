@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import duckdb
 
 from pipelines.collector import RUN_THRESHOLD
 from pipelines.resources import WarehouseResource
@@ -88,3 +89,43 @@ def test_the_background_imports_hand_the_interpreter_over_often_and_restore_its_
     raw._import_for_later_steps(True)
     assert seen and set(seen) == {raw.IMPORT_SWITCH_INTERVAL} != {before}
     assert sys.getswitchinterval() == before
+
+
+def test_a_checkpoint_begun_ahead_holds_the_writes_before_it_and_a_second_takes_the_rest(tmp_path):
+    """Publishing begins the build's checkpoint while it copies rows out; a later write waits for
+    it, and the report's checkpoint, begun after that write, takes the rest by the run's end."""
+    wal = {}
+    config = write_config(tmp_path, SAMPLE_LANDING, tmp_path / "warehouse")
+    build = WarehouseResource(config_path=str(config)).settings().build_path
+    log = build.with_name(build.name + ".wal")
+
+    @dg.asset
+    def night_writes(warehouse: WarehouseResource) -> None:
+        with warehouse.connect() as con:
+            con.execute("CREATE TABLE core.night (n BIGINT, s VARCHAR)")
+            # a night's few rows go to the log, not straight to the file as a large insert would
+            for start in range(0, 20000, 2000):
+                con.execute("INSERT INTO core.night SELECT range, md5(range::VARCHAR) FROM range(?, ?)",
+                            [start, start + 2000])
+        wal["after the night"] = log.stat().st_size
+
+    @dg.asset(deps=[night_writes])
+    def publishes(warehouse: WarehouseResource) -> None:
+        warehouse.checkpoint_ahead()
+        with warehouse.connect() as con:
+            con.execute("CREATE TABLE quality.marked AS SELECT 1 AS published")  # waits for the checkpoint
+        wal["after the mark"] = log.stat().st_size
+
+    @dg.asset(deps=[publishes])
+    def reports(warehouse: WarehouseResource) -> None:
+        warehouse.checkpoint_ahead()
+        warehouse._checkpointing.join()
+        wal["after the report"] = log.stat().st_size if log.exists() else 0
+
+    assert dg.materialize([night_writes, publishes, reports],
+                          resources={"warehouse": WarehouseResource(config_path=str(config))}).success
+    assert wal["after the mark"] < wal["after the night"] / 20  # the night's rows went to the file
+    assert wal["after the report"] == 0  # the mark too, before the run's end
+    with duckdb.connect(str(build), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.night").fetchone()[0] == 20000
+        assert con.execute("SELECT published FROM quality.marked").fetchall() == [(1,)]
