@@ -100,7 +100,7 @@ CUSTOMER_360_BY_KEY = PerCustomerTable(
     table="marts.customer_360", queue=CUSTOMER_360_QUEUE, facts_queue=CUSTOMER_360_FACTS_QUEUE,
     facts_sql="marts/customer_360_facts.sql",
     facts={"cw_360_order_facts": "marts.customer_360_order_facts", "cw_360_ticket_facts": "marts.customer_360_ticket_facts"},
-    rows_sql="marts/customer_360.sql", published=unpublished.CUSTOMER_360,
+    rows_sql="marts/customer_360.sql", published=unpublished.CUSTOMER_360, rows_from="core.customers",
 )
 
 

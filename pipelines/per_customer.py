@@ -36,6 +36,9 @@ class PerCustomerTable:
     rows_sql: str               # SQL file: the view cw_<name> of the customers for which cw_in_scope(key)
     next_queues: tuple[str, ...] = ()  # queues told of the customers built: tables built from this one
     published: UnpublishedRows | None = None  # its publish (and checks') queues, told too
+    # a table of one row per customer that rows_sql reads whole rows of, where cw_row_in_scope(rowid):
+    # on a night, the rows of the customers to build
+    rows_from: str | None = None
 
     @property
     def state(self) -> str:
@@ -65,6 +68,17 @@ def _moved_facts_sql(spec: PerCustomerTable) -> list[str]:
             for now, kept in spec.facts.items()]
 
 
+def _row_in_scope_sql(spec: PerCustomerTable) -> str:
+    """cw_row_in_scope(rowid) for a night: the rows of `rows_from` of the customers to build, read by
+    row id. The step before wrote most of them tonight, so they lie together at the table's end and
+    the scan skips the row groups before them; read by key, every column of every row group was
+    read for a few thousand customers (0.084 s of a 0.134 s statement at 1M orders)."""
+    if spec.rows_from is None:
+        return "CREATE OR REPLACE TEMP MACRO cw_row_in_scope(r) AS true"
+    return (f"CREATE OR REPLACE TEMP MACRO cw_row_in_scope(r) AS r IN (SELECT rowid FROM {spec.rows_from} "
+            "WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys))")
+
+
 def _builds_whole(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, fingerprint: str) -> bool:
     needed = {spec.table, spec.queue, spec.facts_queue, spec.state, *spec.facts.values()}
     present = {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
@@ -85,7 +99,8 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
     whole = rebuild or _builds_whole(con, spec, fingerprint)
     if whole:
         # no filter: a whole build runs the query it ran before nights were built per customer
-        statements = ["CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS true", read_sql(spec.facts_sql),
+        statements = ["CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS true",
+                      "CREATE OR REPLACE TEMP MACRO cw_row_in_scope(r) AS true", read_sql(spec.facts_sql),
                       read_sql(spec.rows_sql),
                       f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * FROM {spec.rows_view}",
                       *(queue_everyone(q) for q in spec.next_queues),
@@ -103,6 +118,7 @@ def build_per_customer(con: duckdb.DuckDBPyConnection, spec: PerCustomerTable, r
                       f"CREATE OR REPLACE TEMP TABLE cw_changed_keys AS SELECT DISTINCT customer_key FROM {spec.queue}",
                       "CREATE OR REPLACE TEMP MACRO cw_in_scope(k) AS "
                       "k IN (SELECT customer_key FROM cw_changed_keys)",
+                      _row_in_scope_sql(spec),
                       read_sql(spec.rows_sql),
                       f"DELETE FROM {spec.table} WHERE customer_key IN (SELECT customer_key FROM cw_changed_keys)",
                       f"INSERT INTO {spec.table} SELECT * FROM {spec.rows_view}",

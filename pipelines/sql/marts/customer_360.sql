@@ -1,6 +1,7 @@
 -- One row per customer: who they are, which departments' systems know them, what they bought,
 -- how often they needed support and which campaign brought them. A view of the customers for
--- which cw_in_scope(customer_key), with the facts of customer_360_facts.sql; pipelines/per_customer.py writes it.
+-- which cw_in_scope(customer_key) (their rows of core.customers: cw_row_in_scope(rowid)), with the facts
+-- of customer_360_facts.sql; pipelines/per_customer.py writes it.
 CREATE OR REPLACE TEMP VIEW cw_customer_360 AS
 WITH systems AS (
     SELECT customer_key,
@@ -30,4 +31,4 @@ FROM core.customers c
 JOIN systems s USING (customer_key)
 LEFT JOIN cw_360_order_facts o USING (customer_key)
 LEFT JOIN cw_360_ticket_facts t USING (customer_key)
-WHERE cw_in_scope(c.customer_key);
+WHERE cw_in_scope(c.customer_key) AND cw_row_in_scope(c.rowid);
