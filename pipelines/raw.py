@@ -455,7 +455,8 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
             # run carries already (another file of the same name) is not taken twice
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE cw_leaving_origins AS
-                SELECT o.load_id, o.file_hash, o.source_sheet, coalesce(l.carrier_file_hash, o.file_hash) AS carrier
+                SELECT o.load_id, o.file_hash, o.source_sheet, coalesce(l.carrier_file_hash, o.file_hash) AS carrier,
+                       row_number() OVER () AS origin
                 FROM (SELECT DISTINCT load_id, file_hash, source_sheet, source_file, profile FROM {stored}) o
                 LEFT JOIN {CARRIED_LOADS} l ON {same_origin}
                 WHERE list_contains($leaving, coalesce(l.carrier_file_hash, o.file_hash))
@@ -463,7 +464,13 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
                   AND o.source_sheet IS NOT DISTINCT FROM $l_source_sheet AND o.profile = $l_profile""",
                         {"leaving": leaving, **{k: params[k] for k in ("l_load_id", "l_source_file", "l_source_sheet",
                                                                        "l_profile")}})
-            by_lines = changes is not None and _lines_apply(con, stored, changes, (loaded or {}).get(
+            # their rows, found once: each later statement scanned the stored rows for them again
+            # (four scans of a 450k-row export's rows, matching three text columns each)
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE cw_leaving_rows AS
+                SELECT o.rowid AS raw_row, o.source_row, o.{CELLS_HASH} AS content, l.origin
+                FROM {stored} o JOIN cw_leaving_origins l ON {same_origin}""")
+            by_lines = changes is not None and _lines_apply(con, changes, (loaded or {}).get(
                 (changes.earlier_hash, table.sheet)) == fingerprint)
         if by_lines:
             con.register("cw_unchanged_rows", changes.unchanged)
@@ -474,28 +481,26 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
             # grouped by numbers only: the loads' text columns beside them made this 0.3 s slower
             # for a 450k-row export; by lines, the rows at the unchanged lines' places, and those
             # a changed line leaves with the same cells (quoted otherwise, say)
-            unchanged = (f"""SELECT o.source_row, o.rowid AS raw_row FROM {stored} o
-                             WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})
-                               AND o.source_row IN (SELECT source_row FROM cw_unchanged_rows)
-                             UNION ALL """ if by_lines else "")
+            unchanged = ("""SELECT source_row, raw_row FROM cw_leaving_rows
+                            WHERE source_row IN (SELECT source_row FROM cw_unchanged_rows)
+                            UNION ALL """ if by_lines else "")
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE cw_rows_there AS
                 SELECT source_row, min(raw_row) AS raw_row FROM (
                     {unchanged}
-                    SELECT n.source_row, o.rowid AS raw_row
+                    SELECT n.source_row, o.raw_row
                     FROM (SELECT {SOURCE_ROW} AS source_row, {cells_hash} AS content FROM landing_records) n
-                    JOIN (SELECT rowid, source_row, {CELLS_HASH} AS content
-                          FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})) o
-                      ON o.source_row = n.source_row AND o.content = n.content)
+                    JOIN cw_leaving_rows o ON o.source_row = n.source_row AND o.content = n.content)
                 GROUP BY source_row""", {k: v for k, v in params.items() if not k.startswith("l_")})
             unchanged_there = ("count(*) FILTER (WHERE source_row IN (SELECT source_row FROM cw_unchanged_rows))"
                                if by_lines else "0")
             kept, unchanged_kept = con.execute(f"SELECT count(*), {unchanged_there} FROM cw_rows_there").fetchone()
         if kept:
-            con.execute("CREATE OR REPLACE TEMP TABLE cw_carried AS SELECT DISTINCT load_id, file_hash, source_sheet "
-                        f"FROM {stored} WHERE rowid IN (SELECT raw_row FROM cw_rows_there)")
-            con.execute(f"DELETE FROM {stored} o WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin}) "
-                        "AND o.rowid NOT IN (SELECT raw_row FROM cw_rows_there)")
+            con.execute("CREATE OR REPLACE TEMP TABLE cw_carried AS SELECT load_id, file_hash, source_sheet "
+                        "FROM cw_leaving_origins WHERE origin IN (SELECT origin FROM cw_leaving_rows "
+                        "WHERE raw_row IN (SELECT raw_row FROM cw_rows_there))")
+            con.execute(f"DELETE FROM {stored} WHERE rowid IN (SELECT raw_row FROM cw_leaving_rows "
+                        "WHERE raw_row NOT IN (SELECT raw_row FROM cw_rows_there))")
             con.execute(f"DELETE FROM {CARRIED_LOADS} o WHERE EXISTS (SELECT 1 FROM cw_carried l WHERE {same_origin})")
             con.execute(f"INSERT INTO {CARRIED_LOADS} SELECT $entity, load_id, file_hash, source_sheet, $l_load_id, "
                         "$l_file_hash FROM cw_carried",
@@ -503,7 +508,7 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
         # the rows already there left out before the cells are laid out, not after (0.1 s a 450k-row export)
         unkept = f" WHERE {SOURCE_ROW} NOT IN (SELECT source_row FROM cw_rows_there)" if kept else ""
         con.execute(f"INSERT INTO {stored} BY NAME {landed}{unkept}", params)
-        for name in ("cw_leaving_origins", "cw_rows_there", "cw_carried"):
+        for name in ("cw_leaving_origins", "cw_leaving_rows", "cw_rows_there", "cw_carried"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
         if relative_path is not None:
             _keep_lines(con, table, relative_path, lineage["file_hash"], changes)
@@ -514,19 +519,16 @@ def _insert_records(con, entity: Entity, table: LandingTable, lineage: dict, lea
     return records.num_rows + int(unchanged_kept), int(kept), by_lines
 
 
-def _lines_apply(con, stored: str, changes, same_mapping: bool) -> bool:
-    """Whether the places of unchanged lines name the rows already there (cw_leaving_origins):
-    one leaving version, the one compared with, read with the same mapping, holding at most one
-    row per place (as each load leaves it)."""
+def _lines_apply(con, changes, same_mapping: bool) -> bool:
+    """Whether the places of unchanged lines name the rows already there (cw_leaving_rows): one
+    leaving version, the one compared with, read with the same mapping, holding at most one row
+    per place (as each load leaves it)."""
     if not same_mapping:
         return False
     carriers = [h for (h,) in con.execute("SELECT DISTINCT carrier FROM cw_leaving_origins").fetchall()]
     if carriers != [changes.earlier_hash]:
         return False
-    same_origin = same_load_sql("l", "o")
-    [(rows, places)] = con.execute(f"""
-        SELECT count(*), count(DISTINCT source_row) FROM {stored} o
-        WHERE EXISTS (SELECT 1 FROM cw_leaving_origins l WHERE {same_origin})""").fetchall()
+    [(rows, places)] = con.execute("SELECT count(*), count(DISTINCT source_row) FROM cw_leaving_rows").fetchall()
     return rows == places
 
 
