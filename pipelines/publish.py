@@ -164,15 +164,68 @@ def _flush(path: Path) -> None:
         os.close(fd)
 
 
+class PreviousCopy:
+    """The published file copied to a run's new file (`path`) from the run's start, while the
+    first steps read the landing files (copy_previous_ahead): at 1M orders the copy (300 MB)
+    took 0.12-0.23 s at the start of publishing. The copy is then written to the disk."""
+
+    def __init__(self, source: Path, path: Path):
+        self.source, self.path = source, path
+        self._copied = threading.Event()
+        self._failed = False
+        self._thread = threading.Thread(target=self._copy, name="copy-published", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            # at the lowest priority: the copy takes the cores the steps leave idle
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # (a thread's own priority: Linux)
+            pass
+        try:
+            shutil.copyfile(self.source, self.path)
+        except OSError:
+            self._failed = True  # publishing copies the file itself
+            return
+        finally:
+            self._copied.set()
+        _flush(self.path)
+
+    def taken(self, previous: Path | None, path: Path) -> bool:
+        """Whether the copy is whole and of `previous` (the file publishing starts from) at `path`."""
+        self._copied.wait()
+        return not self._failed and previous == self.source and path == self.path
+
+    def discard(self) -> None:
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+
+def staging_path(target: Path, run_id: str) -> Path:
+    """Where a run writes its new file, beside the published one."""
+    return target.with_name(f".{target.name}.{run_id}.publishing")
+
+
+def copy_previous_ahead(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> PreviousCopy | None:
+    """Begin copying the published file to the run's new file, if the build last published it
+    (as published_warehouse would start from it)."""
+    target = settings.published_path
+    if not target.exists():
+        return None
+    previous = _previous_file(con, target, publish_fingerprint(settings))
+    return PreviousCopy(previous, staging_path(target, run_id)) if previous is not None else None
+
+
 def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings: Settings,
-                         previous: Path | None = None) -> dict[str, tuple[int, str]]:
+                         previous: Path | None = None, copied: bool = False) -> dict[str, tuple[int, str]]:
     """Write the contract tables from the build (`con`, a connection to it) into a new file at
-    `target`: a copy of `previous` (the file as last published) with the changed rows replaced, or
-    else every table copied. Returns each table's row count and how it was written.
+    `target`: a copy of `previous` (the file as last published; `copied`: already at `target`)
+    with the changed rows replaced, or else every table copied. Returns each table's row count
+    and how it was written.
 
     The build attaches the new file, not the other way round: a run holds the build open
     (pipelines/resources.py), and another database in the process cannot attach that file."""
-    if previous is not None:
+    if previous is not None and not copied:
         shutil.copyfile(previous, target)
         threading.Thread(target=_flush, args=(target,), name="flush-copy").start()
     [(build,)] = con.execute("SELECT current_database()").fetchall()
@@ -266,18 +319,23 @@ def _upstream_keys() -> list[dg.AssetKey]:
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     target = settings.published_path
+    ahead = warehouse.take_previous_copy()
     # Left-overs of runs killed while publishing; never the published file itself.
     for stale in target.parent.glob(f".{target.name}.*.publishing*"):
-        stale.unlink(missing_ok=True)
-    staging = target.with_name(f".{target.name}.{context.run.run_id}.publishing")
+        if ahead is None or stale != ahead.path:
+            stale.unlink(missing_ok=True)
+    staging = staging_path(target, context.run.run_id)
     fingerprint = publish_fingerprint(settings)
     # the night's writes are done: the build's checkpoint (0.5 s at 1M orders) goes on beside the
     # copy, which only reads the build, instead of after the report
     warehouse.checkpoint_ahead()
     with warehouse.connect() as con:
         previous = _previous_file(con, target, fingerprint)
+        copied = ahead is not None and ahead.taken(previous, staging)
+        if ahead is not None and not copied:
+            ahead.discard()
         try:
-            tables = write_published_copy(con, staging, settings, previous)
+            tables = write_published_copy(con, staging, settings, previous, copied)
             os.chmod(staging, 0o600 if settings.personal_data == "keep" else 0o644)
             _replace_freeing_later(staging, target)
         finally:

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -13,10 +14,19 @@ from pydantic import PrivateAttr
 
 from connectors.values import register_functions
 from pipelines import collector, compaction, key_storage
+from pipelines.schedules import nightly_job
 from pipelines.settings import Settings, load_settings
 from pipelines.staging_sql import literal
 
 SCHEMAS = ("raw", "staging", "core", "marts", "quality")
+
+
+def _publishes(run: dg.DagsterRun | None) -> bool:
+    """Whether the run is the nightly job with the published file among what it materializes."""
+    if run is None or run.job_name != nightly_job.name:
+        return False
+    # (the whole job: no selection, or an empty one)
+    return not run.asset_selection or dg.AssetKey(["publish", "crosswalk_duckdb"]) in run.asset_selection
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -34,6 +44,8 @@ class WarehouseResource(dg.ConfigurableResource):
     _collector_before: collector.Before | None = PrivateAttr(default=None)
     # the build's checkpoint, begun by publishing and again by the last step (checkpoint_ahead)
     _checkpointing: threading.Thread | None = PrivateAttr(default=None)
+    # the published file being copied for this run's publishing (pipelines/publish.py PreviousCopy)
+    _previous_copy: Any = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         return load_settings(Path(self.config_path) if self.config_path else None)
@@ -44,6 +56,10 @@ class WarehouseResource(dg.ConfigurableResource):
         converted = prepare_database(self._held, settings)
         if converted and context.log:
             context.log.info(f"Written again once with their key columns uncompressed: {', '.join(converted)}")
+        if _publishes(context.dagster_run):
+            from pipelines.publish import copy_previous_ahead  # (publish imports this module)
+
+            self._previous_copy = copy_previous_ahead(self._held, settings, context.dagster_run.run_id)
         self._collector_before = collector.relax()
 
     def checkpoint_ahead(self) -> None:
@@ -68,8 +84,16 @@ class WarehouseResource(dg.ConfigurableResource):
         self._checkpointing = threading.Thread(target=checkpoint, name="checkpoint", daemon=True)
         self._checkpointing.start()
 
+    def take_previous_copy(self):
+        """The copy of the published file begun when the run started, for publishing to finish; or None."""
+        copy, self._previous_copy = self._previous_copy, None
+        return copy
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         try:
+            if self._previous_copy is not None:  # the run did not publish
+                self._previous_copy.discard()
+                self._previous_copy = None
             if self._checkpointing is not None:
                 self._checkpointing.join()
                 self._checkpointing = None

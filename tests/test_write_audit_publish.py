@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import openpyxl
@@ -85,6 +86,24 @@ def test_failed_blocking_check_keeps_the_previous_published_file(published_once)
     index = (docs / "index.html").read_text()
     assert '<li class="failed"><a href="staging.inventory_shipments.blocking.FAILED.html">' in index
     assert index.count('class="passed"') == len(list(docs.glob("*.passed.html"))) > 5
+
+
+def test_a_night_copies_the_published_file_from_its_start_for_publishing(published_once, monkeypatch):
+    run = published_once
+    customers = count_customers(run.published)
+    copies, real = [], shutil.copyfile
+
+    def recorded(source, destination, *args, **kwargs):
+        copies.append((Path(source).name, threading.current_thread().name))
+        return real(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", recorded)
+    night = nightly_run_in(run.config_path.parent, run.landing)
+    assert night.result.success
+    # copied once, by the thread begun with the run, and publishing finished that copy
+    assert [c for c in copies if c[0] == run.published.name] == [(run.published.name, "copy-published")]
+    assert count_customers(run.published) == customers
+    assert not list(run.published.parent.glob(".*.publishing*"))
 
 
 def test_reader_holding_the_file_keeps_its_snapshot_while_a_run_publishes(published_once):
