@@ -17,8 +17,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from connectors.files import content_fingerprint
 from connectors.profiles import SCHEMAS_DIR, ProfileError, load_entities
@@ -304,6 +302,9 @@ def load_overrides(con: duckdb.DuckDBPyConnection, directory: Path) -> int:
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix  # (imported beside the first steps: pipelines/raw.py)
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 

@@ -19,12 +19,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import sqlglot
-from splink import DuckDBAPI, Linker
-from sqlglot import exp
 
 from pipelines.staging_sql import ident, literal
+
+if TYPE_CHECKING:
+    from splink import Linker
 
 INPUT = "core.customer_linkage_input"
 INPUT_VIEW = "cw_linkage_input"
@@ -121,6 +123,8 @@ def score_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_threshold: f
         prior = estimate_prior(con, INPUT)
     settings["probability_two_random_records_match"] = prior.probability
     con.execute(f"CREATE OR REPLACE TEMP VIEW {INPUT_VIEW} AS SELECT * FROM {INPUT}")
+    from splink import DuckDBAPI, Linker  # (imported beside the first steps: pipelines/raw.py)
+
     linker = Linker(DuckDBAPI(connection=con).register(INPUT_VIEW), settings, log_level=logging.WARNING)
     try:
         cutoff = _weight(review_threshold) - MARGIN_BITS
@@ -243,6 +247,8 @@ _SYMMETRIC_FUNCTIONS = {"levenshtein", "jarowinklersimilarity", "damerau_levensh
 def _canonical(node) -> str:
     """A text of an expression that is the same for expressions that differ only in the order of
     AND and OR terms, of the sides of = and <>, and of a symmetric function's arguments."""
+    from sqlglot import exp
+
     if isinstance(node, list):
         return "[" + ",".join(_canonical(n) for n in node) + "]"
     if not isinstance(node, exp.Expression):
@@ -266,6 +272,9 @@ def _canonical(node) -> str:
 def symmetric(rule: str) -> bool:
     """Whether a blocking rule admits l = a, r = b exactly when it admits l = b, r = a: the rule
     with l and r exchanged reads the same up to _canonical. False where that is not shown."""
+    import sqlglot
+    from sqlglot import exp
+
     try:
         condition = sqlglot.parse_one(rule, read="duckdb")
     except sqlglot.errors.ParseError:
@@ -322,6 +331,8 @@ def score_touched_pairs(con: duckdb.DuckDBPyConnection, model: Path, review_thre
         for rule in rules]
     cutoff = state.field_cutoff + _weight(prior.probability)
     if con.execute(f"SELECT count(*) FROM {NEIGHBOURHOOD}").fetchall()[0][0] >= 2:
+        from splink import DuckDBAPI, Linker  # (imported beside the first steps: pipelines/raw.py)
+
         linker = Linker(DuckDBAPI(connection=con).register(NEIGHBOURHOOD), settings, log_level=logging.WARNING)
         try:
             predictions = linker.inference.predict(
