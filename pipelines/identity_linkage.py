@@ -18,7 +18,6 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import duckdb

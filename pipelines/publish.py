@@ -326,8 +326,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
             stale.unlink(missing_ok=True)
     staging = staging_path(target, context.run.run_id)
     fingerprint = publish_fingerprint(settings)
-    # the night's writes are done: the build's checkpoint (0.5 s at 1M orders) goes on beside the
-    # copy, which only reads the build, instead of after the report
+    # the night's writes are done: the build's checkpoint (0.5 s at 1M orders) goes on beside
+    # publishing, which only reads the build until it marks what it published, not after the report
     warehouse.checkpoint_ahead()
     with warehouse.connect() as con:
         previous = _previous_file(con, target, fingerprint)
