@@ -129,3 +129,18 @@ def test_a_checkpoint_begun_ahead_holds_the_writes_before_it_and_a_second_takes_
     with duckdb.connect(str(build), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.night").fetchone()[0] == 20000
         assert con.execute("SELECT published FROM quality.marked").fetchall() == [(1,)]
+
+
+def test_the_orm_that_great_expectations_imports_is_whole_before_the_background_imports_start():
+    """SQLAlchemy's ORM registers itself with SQLAlchemy's core as it imports; Dagster's storage
+    uses the core between steps, so the ORM must not be half imported by the background thread."""
+    code = ("import sys, threading\n"
+            "from pipelines import raw\n"
+            "seen = []\n"
+            "raw._import_for_later_steps = lambda moved: seen.append('sqlalchemy.orm' in sys.modules)\n"
+            "assert 'sqlalchemy.orm' not in sys.modules\n"
+            "raw.start_imports_for_later_steps(True)\n"
+            "[t.join() for t in threading.enumerate() if t is not threading.current_thread()]\n"
+            "print(seen)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[True]"
