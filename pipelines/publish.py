@@ -34,6 +34,7 @@ from pipelines.core import core_assets
 from pipelines.marts import marts_assets
 from pipelines.metadata import column_names
 from pipelines.resources import SCHEMAS, WarehouseResource
+from pipelines.schedules import nightly_job
 from pipelines.settings import Settings
 from pipelines.sql_assets import run_sql
 from pipelines.staging import staging_assets
@@ -164,14 +165,19 @@ def _flush(path: Path) -> None:
         os.close(fd)
 
 
+def _copy_file(source: Path, target: Path) -> None:
+    """A copy of `source` at `target`, written to the disk by a thread of its own (_flush)."""
+    shutil.copyfile(source, target)
+    threading.Thread(target=_flush, args=(target,), name="flush-copy").start()
+
+
 class PreviousCopy:
     """The published file copied to a run's new file (`path`) from the run's start, while the
     first steps read the landing files (copy_previous_ahead): at 1M orders the copy (300 MB)
-    took 0.12-0.23 s at the start of publishing. The copy is then written to the disk."""
+    took 0.12-0.23 s at the start of publishing."""
 
     def __init__(self, source: Path, path: Path):
         self.source, self.path = source, path
-        self._copied = threading.Event()
         self._failed = False
         self._thread = threading.Thread(target=self._copy, name="copy-published", daemon=True)
         self._thread.start()
@@ -183,18 +189,14 @@ class PreviousCopy:
         except (AttributeError, OSError):  # (a thread's own priority: Linux)
             pass
         try:
-            shutil.copyfile(self.source, self.path)
+            _copy_file(self.source, self.path)
         except OSError:
             self._failed = True  # publishing copies the file itself
-            return
-        finally:
-            self._copied.set()
-        _flush(self.path)
 
-    def taken(self, previous: Path | None, path: Path) -> bool:
-        """Whether the copy is whole and of `previous` (the file publishing starts from) at `path`."""
-        self._copied.wait()
-        return not self._failed and previous == self.source and path == self.path
+    def taken(self, previous: Path | None) -> bool:
+        """Whether the copy is whole and of `previous`, the file publishing starts from."""
+        self._thread.join()
+        return not self._failed and previous == self.source
 
     def discard(self) -> None:
         self._thread.join()
@@ -206,14 +208,18 @@ def staging_path(target: Path, run_id: str) -> Path:
     return target.with_name(f".{target.name}.{run_id}.publishing")
 
 
-def copy_previous_ahead(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> PreviousCopy | None:
-    """Begin copying the published file to the run's new file, if the build last published it
-    (as published_warehouse would start from it)."""
+def copy_previous_ahead(con: duckdb.DuckDBPyConnection, settings: Settings, run: dg.DagsterRun | None
+                        ) -> PreviousCopy | None:
+    """Begin copying the published file to the run's new file, if the run is the nightly job and
+    publishes (the whole job, or a selection holding PUBLISHED) and the build last published
+    that file (as published_warehouse would start from it)."""
+    publishes = run is not None and run.job_name == nightly_job.name and (
+        not run.asset_selection or PUBLISHED in run.asset_selection)
     target = settings.published_path
-    if not target.exists():
+    if not publishes or not target.exists():
         return None
     previous = _previous_file(con, target, publish_fingerprint(settings))
-    return PreviousCopy(previous, staging_path(target, run_id)) if previous is not None else None
+    return PreviousCopy(previous, staging_path(target, run.run_id)) if previous is not None else None
 
 
 def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings: Settings,
@@ -226,8 +232,7 @@ def write_published_copy(con: duckdb.DuckDBPyConnection, target: Path, settings:
     The build attaches the new file, not the other way round: a run holds the build open
     (pipelines/resources.py), and another database in the process cannot attach that file."""
     if previous is not None and not copied:
-        shutil.copyfile(previous, target)
-        threading.Thread(target=_flush, args=(target,), name="flush-copy").start()
+        _copy_file(previous, target)
     [(build,)] = con.execute("SELECT current_database()").fetchall()
     con.execute(f"ATTACH {literal(str(target))} AS {PUBLISHING}")
     try:
@@ -331,7 +336,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     warehouse.checkpoint_ahead()
     with warehouse.connect() as con:
         previous = _previous_file(con, target, fingerprint)
-        copied = ahead is not None and ahead.taken(previous, staging)
+        copied = ahead is not None and ahead.taken(previous)
         if ahead is not None and not copied:
             ahead.discard()
         try:

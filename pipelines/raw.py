@@ -293,7 +293,7 @@ def _import_for_later_steps(landing_moved: bool) -> None:
     scipy's sparse graphs (0.11 s of imports that no longer hold up the run's start). Their imports
     take seconds of Python: begun with the first step, beside file reads that spend their time
     outside the interpreter. On a night whose files are as they were, the checks report their last
-    results and nothing is linked, so those two are left to whichever step first needs them
+    results and nothing is linked, so those are left to whichever step first needs them
     (1.5 s of CPU that a night with nothing new no longer spends).
 
     While they import, the interpreter hands its lock between threads every IMPORT_SWITCH_INTERVAL

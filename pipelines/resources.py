@@ -14,19 +14,10 @@ from pydantic import PrivateAttr
 
 from connectors.values import register_functions
 from pipelines import collector, compaction, key_storage
-from pipelines.schedules import nightly_job
 from pipelines.settings import Settings, load_settings
 from pipelines.staging_sql import literal
 
 SCHEMAS = ("raw", "staging", "core", "marts", "quality")
-
-
-def _publishes(run: dg.DagsterRun | None) -> bool:
-    """Whether the run is the nightly job with the published file among what it materializes."""
-    if run is None or run.job_name != nightly_job.name:
-        return False
-    # (the whole job: no selection, or an empty one)
-    return not run.asset_selection or dg.AssetKey(["publish", "crosswalk_duckdb"]) in run.asset_selection
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -56,10 +47,9 @@ class WarehouseResource(dg.ConfigurableResource):
         converted = prepare_database(self._held, settings)
         if converted and context.log:
             context.log.info(f"Written again once with their key columns uncompressed: {', '.join(converted)}")
-        if _publishes(context.dagster_run):
-            from pipelines.publish import copy_previous_ahead  # (publish imports this module)
+        from pipelines.publish import copy_previous_ahead  # (publish imports this module)
 
-            self._previous_copy = copy_previous_ahead(self._held, settings, context.dagster_run.run_id)
+        self._previous_copy = copy_previous_ahead(self._held, settings, context.dagster_run)
         self._collector_before = collector.relax()
 
     def checkpoint_ahead(self) -> None:

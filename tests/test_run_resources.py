@@ -144,3 +144,26 @@ def test_the_orm_that_great_expectations_imports_is_whole_before_the_background_
             "print(seen)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[True]"
+
+
+def test_only_a_nightly_run_that_publishes_copies_the_published_file_ahead(tmp_path, monkeypatch):
+    """The copy of the published file begun at a run's start is for the nightly job's publishing:
+    a run of another job, or a selection without the published file, copies nothing."""
+    from pipelines import publish
+
+    config = write_config(tmp_path, SAMPLE_LANDING, tmp_path / "warehouse")
+    settings = WarehouseResource(config_path=str(config)).settings()
+    settings.build_path.parent.mkdir(parents=True)
+    settings.published_path.write_bytes(b"")
+    con = duckdb.connect()
+    asked = []
+    # whether it would look for the file to copy (here there is none that the build published)
+    monkeypatch.setattr(publish, "_previous_file", lambda con, target, fingerprint: asked.append(target))
+    for job, selection, publishes in (("nightly", None, True), ("nightly", frozenset(), True),
+                                      ("nightly", frozenset({publish.PUBLISHED}), True),
+                                      ("nightly", frozenset({dg.AssetKey(["raw", "landing_files"])}), False),
+                                      ("__ephemeral_asset_job__", None, False)):
+        asked.clear()
+        run = dg.DagsterRun(job_name=job, asset_selection=selection)
+        assert publish.copy_previous_ahead(con, settings, run) is None
+        assert bool(asked) == publishes, (job, selection)
