@@ -8,10 +8,8 @@ say how every headline moved since the previous run.
 
 import datetime as dt
 import html
-import io
 import math
 import os
-import re
 from dataclasses import dataclass
 
 import dagster as dg
@@ -127,124 +125,6 @@ def _move(metric: str, current, previous) -> str:
     return f"{'up' if delta > 0 else 'down'} {template.format(abs(delta))}"
 
 
-# --- charts: matplotlib drawn to SVG text and placed inline ---------------------------------
-
-def _figure(title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False, "svg.hashsalt": "crosswalk"})
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
-    ax.grid(axis="y", alpha=0.3)
-    return fig, ax
-
-
-def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    # The RDF metadata block only names the generator; the page needs the drawing alone.
-    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)
-
-
-def _percent_axis(axis) -> None:
-    from matplotlib.ticker import PercentFormatter
-
-    axis.set_major_formatter(PercentFormatter(1.0))
-
-
-def _chart(title: str, frame: pd.DataFrame, draw, rotate_x: bool = True) -> str:
-    """One chart as inline SVG: `draw(ax)` plots `frame`, or the chart says there is no data yet."""
-    fig, ax = _figure(title)
-    if frame.empty:
-        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
-    else:
-        draw(ax)
-        if rotate_x:
-            ax.tick_params(axis="x", rotation=45)
-    return _svg(fig)
-
-
-def cycle_time_chart(monthly: pd.DataFrame, go_live: dt.date, event: str) -> str:
-    def draw(ax):
-        ax.plot(monthly["period"], monthly["cycle_time_median_days"], marker="o", label="median")
-        ax.plot(monthly["period"], monthly["cycle_time_p90_days"], marker=".", linestyle="--", label="p90")
-        go_live_month = go_live.strftime("%Y-%m")
-        if go_live_month in set(monthly["period"]):
-            ax.axvline(list(monthly["period"]).index(go_live_month), color="grey", linestyle=":")
-            ax.annotate("go-live", (list(monthly["period"]).index(go_live_month), ax.get_ylim()[1]),
-                        fontsize=8, color="grey", va="top", ha="left")
-        ax.set_ylim(bottom=0)
-        ax.legend(frameon=False)
-
-    return _chart(f"Order cycle time by order month (order → {event}, days)", monthly, draw)
-
-
-def reduction_chart(monthly: pd.DataFrame) -> str:
-    def draw(ax):
-        values = monthly["cycle_time_reduction_vs_baseline_pct"].fillna(0)
-        ax.bar(monthly["period"], values, color=["#2a9d8f" if v >= 0 else "#e76f51" for v in values])
-        ax.axhline(0, color="black", linewidth=0.6)
-
-    return _chart("Cycle time reduction vs the pre-go-live median (%)", monthly, draw)
-
-
-def accuracy_cfsat_chart(monthly: pd.DataFrame) -> str:
-    def draw(ax):
-        ax.plot(monthly["period"], monthly["order_accuracy_rate"], marker="o", label="order accuracy")
-        ax.plot(monthly["period"], monthly["cfsat_rate"], marker="s", label="fulfilment CSAT satisfied")
-        ax.set_ylim(0, 1.05)
-        _percent_axis(ax.yaxis)
-        ax.legend(frameon=False, loc="lower left")
-
-    return _chart("Order accuracy and fulfilment CSAT (satisfied) by order month", monthly, draw)
-
-
-def cost_chart(monthly: pd.DataFrame, currency: str) -> str:
-    def draw(ax):
-        ax.bar(monthly["period"], monthly["cost_per_order"].fillna(0), color="#457b9d")
-
-    return _chart(f"Cost per order fulfilled by order month ({currency})", monthly, draw)
-
-
-def cohort_chart(cohorts: pd.DataFrame) -> str:
-    def draw(ax):
-        for column, final, label, colour in (("activation_rate", "activation_final", "activation", "#2a9d8f"),
-                                             ("early_churn_rate", "churn_final", "early churn", "#e76f51")):
-            ax.plot(cohorts["cohort"], cohorts[column], color=colour, label=label)
-            done = cohorts[cohorts[final].fillna(False).astype(bool)]
-            open_ = cohorts[~cohorts[final].fillna(False).astype(bool)]
-            ax.scatter(done["cohort"], done[column], color=colour)
-            ax.scatter(open_["cohort"], open_[column], facecolors="white", edgecolors=colour)
-        ax.set_ylim(0, 1.05)
-        _percent_axis(ax.yaxis)
-        ax.legend(frameon=False)
-
-    return _chart("Activation and early churn by start cohort (hollow: window still open)", cohorts, draw)
-
-
-def promise_chart(campaigns: pd.DataFrame) -> str:
-    def draw(ax):
-        ordered = campaigns.sort_values("promise_kept_rate")
-        ax.barh(ordered["dimension_value"], ordered["promise_kept_rate"].fillna(0), color="#e9c46a")
-        for y, (rate, n) in enumerate(zip(ordered["promise_kept_rate"], ordered["promise_orders"])):
-            ax.annotate(f"{rate:.0%} of {n}", (rate if rate == rate else 0, y), xytext=(3, 0),
-                        textcoords="offset points", va="center", fontsize=8)
-        ax.set_xlim(0, 1.15)
-        _percent_axis(ax.xaxis)
-        ax.grid(axis="y", alpha=0)
-
-    return _chart("Delivery promise kept by campaign (all months)", campaigns, draw, rotate_x=False)
-
-
 # --- the page --------------------------------------------------------------------------------
 
 STYLE = """
@@ -342,13 +222,15 @@ def draw_report(data: ReportData, run_id: str, go_live: dt.date, currency: str) 
     """The report's HTML (charts drawn here, without the build), its summary and the headline moves."""
     summary, moves, monthly, campaigns, cohorts = data.summary, data.moves, data.monthly, data.campaigns, data.cohorts
     event = monthly["cycle_end_event"].iloc[0] if len(monthly) else "delivered"
+    from pipelines import report_charts as c  # (pygal: imported beside the first steps, pipelines/raw.py)
+
     charts = [
-        cycle_time_chart(monthly, go_live, event),
-        reduction_chart(monthly),
-        accuracy_cfsat_chart(monthly),
-        cost_chart(monthly, currency),
-        cohort_chart(cohorts),
-        promise_chart(campaigns),
+        c.cycle_time_chart(monthly, go_live, event),
+        c.reduction_chart(monthly),
+        c.accuracy_cfsat_chart(monthly),
+        c.cost_chart(monthly, currency),
+        c.cohort_chart(cohorts),
+        c.promise_chart(campaigns),
     ]
     return render_report(summary, moves, charts, run_id, event), summary, moves
 

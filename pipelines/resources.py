@@ -49,7 +49,7 @@ class WarehouseResource(dg.ConfigurableResource):
             context.log.info(f"Written again once with their key columns uncompressed: {', '.join(converted)}")
         from pipelines.publish import copy_previous_ahead  # (publish imports this module)
 
-        self._previous_copy = copy_previous_ahead(self._held, settings, context.dagster_run)
+        self._previous_copy = copy_previous_ahead(self._held, settings, context.run)
         self._collector_before = collector.relax()
 
     def checkpoint_ahead(self) -> None:
