@@ -288,7 +288,7 @@ IMPORT_SWITCH_INTERVAL = 0.0005  # seconds
 
 
 def _import_for_later_steps(landing_moved: bool) -> None:
-    """The report needs its charts' pygal; when landing files moved, the checks need Great Expectations
+    """The report's charts need pygal; when landing files moved, the checks need Great Expectations
     and customer identity Splink (with its SQL dialect, loaded when a model is first read) and
     scipy's sparse graphs (0.11 s of imports that no longer hold up the run's start). Their imports
     take seconds of Python: begun with the first step, beside file reads that spend their time

@@ -56,8 +56,8 @@ def _svg(chart: pygal.graph.graph.Graph) -> str:
 def cycle_time_chart(monthly: pd.DataFrame, go_live: dt.date, event: str) -> str:
     go_live_month = go_live.strftime("%Y-%m")
     months = [f"{m} go-live" if m == go_live_month else m for m in monthly["period"]]
-    chart = _chart(pygal.Line, "cycle-time", f"Order cycle time by order month (order → {event}, days)", (BLUE, ORANGE),
-                   show_legend=True, include_x_axis=True, x_labels=months,
+    chart = _chart(pygal.Line, "cycle-time", f"Order cycle time by order month (order → {event}, days)",
+                   (BLUE, ORANGE), show_legend=True, include_x_axis=True, x_labels=months,
                    x_labels_major=[m for m in months if m.endswith(" go-live")], show_minor_x_labels=True)
     if not monthly.empty:
         chart.add("median", _values(monthly["cycle_time_median_days"]))
@@ -76,7 +76,8 @@ def reduction_chart(monthly: pd.DataFrame) -> str:
 
 
 def accuracy_cfsat_chart(monthly: pd.DataFrame) -> str:
-    chart = _chart(pygal.Line, "accuracy-cfsat", "Order accuracy and fulfilment CSAT (satisfied) by order month", (BLUE, ORANGE),
+    chart = _chart(pygal.Line, "accuracy-cfsat",
+                   "Order accuracy and fulfilment CSAT (satisfied) by order month", (BLUE, ORANGE),
                    show_legend=True, range=(0, 1), value_formatter=_percent, x_labels=list(monthly["period"]))
     if not monthly.empty:
         chart.add("order accuracy", _values(monthly["order_accuracy_rate"]))
@@ -93,7 +94,8 @@ def cost_chart(monthly: pd.DataFrame, currency: str) -> str:
 
 
 def cohort_chart(cohorts: pd.DataFrame) -> str:
-    chart = _chart(pygal.Line, "cohorts", "Activation and early churn by start cohort (hollow: window still open)", (GREEN, RED),
+    chart = _chart(pygal.Line, "cohorts",
+                   "Activation and early churn by start cohort (hollow: window still open)", (GREEN, RED),
                    show_legend=True, range=(0, 1), value_formatter=_percent, x_labels=list(cohorts["cohort"]))
     if not cohorts.empty:
         for column, final, label, colour in (("activation_rate", "activation_final", "activation", GREEN),
