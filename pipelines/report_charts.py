@@ -75,10 +75,15 @@ def reduction_chart(monthly: pd.DataFrame) -> str:
     return _svg(chart)
 
 
+def _rates_chart(name: str, title: str, colours: tuple[str, ...], periods: pd.Series) -> pygal.graph.graph.Graph:
+    """Lines of rates (0 to 100%) by period, with a legend."""
+    return _chart(pygal.Line, name, title, colours, show_legend=True, range=(0, 1), value_formatter=_percent,
+                  x_labels=list(periods))
+
+
 def accuracy_cfsat_chart(monthly: pd.DataFrame) -> str:
-    chart = _chart(pygal.Line, "accuracy-cfsat",
-                   "Order accuracy and fulfilment CSAT (satisfied) by order month", (BLUE, ORANGE),
-                   show_legend=True, range=(0, 1), value_formatter=_percent, x_labels=list(monthly["period"]))
+    chart = _rates_chart("accuracy-cfsat", "Order accuracy and fulfilment CSAT (satisfied) by order month",
+                         (BLUE, ORANGE), monthly["period"])
     if not monthly.empty:
         chart.add("order accuracy", _values(monthly["order_accuracy_rate"]))
         chart.add("fulfilment CSAT satisfied", _values(monthly["cfsat_rate"]))
@@ -94,9 +99,8 @@ def cost_chart(monthly: pd.DataFrame, currency: str) -> str:
 
 
 def cohort_chart(cohorts: pd.DataFrame) -> str:
-    chart = _chart(pygal.Line, "cohorts",
-                   "Activation and early churn by start cohort (hollow: window still open)", (GREEN, RED),
-                   show_legend=True, range=(0, 1), value_formatter=_percent, x_labels=list(cohorts["cohort"]))
+    chart = _rates_chart("cohorts", "Activation and early churn by start cohort (hollow: window still open)",
+                         (GREEN, RED), cohorts["cohort"])
     if not cohorts.empty:
         for column, final, label, colour in (("activation_rate", "activation_final", "activation", GREEN),
                                              ("early_churn_rate", "churn_final", "early churn", RED)):
