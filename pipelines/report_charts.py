@@ -40,7 +40,7 @@ def _chart(kind, name: str, title: str, colours: tuple[str, ...], value_colour: 
            **options) -> pygal.graph.graph.Graph:
     """A chart of `kind` with the report's look, its series in `colours`. Its `name` prefixes its
     styles in the page (pygal would draw a random one: the page would differ at every run)."""
-    defaults = {"show_legend": False, "x_label_rotation": 45, "print_values": False}
+    defaults = {"show_legend": False, "x_label_rotation": 45}
     chart = kind(style=Style(**LOOK, colors=colours, value_colors=(value_colour,)), css=CSS, js=(), width=640,
                  height=300, title=title, no_data_text="no data yet", disable_xml_declaration=True,
                  legend_at_bottom=True, truncate_label=-1, stroke_style={"width": 2}, **{**defaults, **options})
@@ -55,10 +55,11 @@ def _svg(chart: pygal.graph.graph.Graph) -> str:
 
 def cycle_time_chart(monthly: pd.DataFrame, go_live: dt.date, event: str) -> str:
     go_live_month = go_live.strftime("%Y-%m")
-    months = [f"{m} go-live" if m == go_live_month else m for m in monthly["period"]]
+    marked = f"{go_live_month} go-live"
+    months = [marked if m == go_live_month else m for m in monthly["period"]]
     chart = _chart(pygal.Line, "cycle-time", f"Order cycle time by order month (order → {event}, days)",
                    (BLUE, ORANGE), show_legend=True, include_x_axis=True, x_labels=months,
-                   x_labels_major=[m for m in months if m.endswith(" go-live")], show_minor_x_labels=True)
+                   x_labels_major=[marked], show_minor_x_labels=True)
     if not monthly.empty:
         chart.add("median", _values(monthly["cycle_time_median_days"]))
         chart.add("p90", _values(monthly["cycle_time_p90_days"]), dots_size=2,
@@ -112,11 +113,11 @@ def cohort_chart(cohorts: pd.DataFrame) -> str:
 
 
 def promise_chart(campaigns: pd.DataFrame) -> str:
-    ordered = campaigns.sort_values("promise_kept_rate") if not campaigns.empty else campaigns
+    ordered = campaigns.sort_values("promise_kept_rate")
     chart = _chart(pygal.HorizontalBar, "promise", "Delivery promise kept by campaign (all months)", (GOLD,),
                    value_colour=NAVY, x_label_rotation=0, range=(0, 1), value_formatter=_percent,
                    print_values=True, print_values_position="center",
-                   x_labels=list(ordered.get("dimension_value", [])))
+                   x_labels=list(ordered["dimension_value"]))
     if not campaigns.empty:
         chart.add("promise kept", [
             {"value": rate, "formatter": lambda v, n=int(n): f"{_percent(v)} of {n:,}"}
